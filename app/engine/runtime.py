@@ -1,0 +1,247 @@
+"""Running workflows: start, complete human tasks, advance timers, specless (de)serialisation."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.util.task import TaskState
+
+from . import scripting
+from .definitions import ProcessDefinition
+
+ServiceDispatcher = Callable[[str, dict[str, Any], dict[str, Any]], Any]
+
+
+class EngineError(Exception):
+    """The workflow could not advance; the message names the element and the cause."""
+
+    def __init__(self, message: str, element_id: str | None = None) -> None:
+        super().__init__(message)
+        self.element_id = element_id
+
+
+class TaskNotReady(EngineError):
+    """The task is not (or no longer) waiting for a person."""
+
+
+class _SandboxEnvironment(BasePythonScriptEngineEnvironment):
+    """Spiff's environment interface implemented by our restricted sandbox."""
+
+    def evaluate(
+        self,
+        expression: str,
+        context: dict[str, Any],
+        external_context: dict[str, Any] | None = None,
+    ) -> Any:
+        return scripting.evaluate(expression, context, external_context)
+
+    def execute(
+        self, script: str, context: dict[str, Any], external_context: dict[str, Any] | None = None
+    ) -> bool:
+        scripting.execute(script, context, external_context)
+        return True
+
+
+def _no_services(operation: str, params: dict[str, Any], data: dict[str, Any]) -> Any:
+    raise EngineError(f"Операция сервиса «{operation}» недоступна в этом окружении.")
+
+
+class SandboxScriptEngine(PythonScriptEngine):
+    """Script engine that runs scripts in the sandbox and service tasks through a dispatcher."""
+
+    def __init__(self, dispatcher: ServiceDispatcher | None = None) -> None:
+        super().__init__(environment=_SandboxEnvironment())
+        self.dispatcher = dispatcher or _no_services
+
+    def validate(self, expression: str) -> None:
+        scripting.compile_expression(expression)
+
+    def call_service(self, task: Any, **kwargs: Any) -> str:
+        params = {k: v["value"] for k, v in kwargs.get("operation_params", {}).items()}
+        result = self.dispatcher(kwargs["operation_name"], params, task.data)
+        return json.dumps(result, ensure_ascii=False, default=str)
+
+
+class _SpeclessWorkflowConverter(BpmnWorkflowConverter):
+    """Serialises a workflow without its spec; the spec is re-attached from the version."""
+
+    def to_dict(self, workflow: BpmnWorkflow) -> dict[str, Any]:
+        dct = WorkflowConverter.to_dict(self, workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def from_dict(
+        self, dct: dict[str, Any], definition: ProcessDefinition | None = None
+    ) -> BpmnWorkflow:
+        if definition is None:
+            raise EngineError("Нельзя восстановить экземпляр без описания его версии процесса.")
+        workflow = self.target_class(
+            definition.spec, definition.subprocess_specs, deserializing=True
+        )
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+def _make_serializer() -> BpmnWorkflowSerializer:
+    config = dict(SPIFF_CONFIG)
+    config[BpmnWorkflow] = _SpeclessWorkflowConverter
+    return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
+
+
+_SERIALIZER = _make_serializer()
+STATE_FORMAT = "spiff-3.2-specless-1"
+
+
+@dataclass(frozen=True)
+class ReadyTask:
+    """A human task waiting for a person, as the service layer mirrors it."""
+
+    id: str
+    bpmn_id: str
+    name: str
+    lane: str | None
+    properties: dict[str, str]
+    documentation: str
+    data: dict[str, Any]
+
+
+def _wrap(exc: Exception) -> EngineError:
+    element_id = None
+    task = getattr(exc, "task", None)
+    if task is not None:
+        element_id = getattr(task.task_spec, "bpmn_id", None)
+    message = str(exc)
+    notes = getattr(exc, "__notes__", None)
+    if notes:
+        message = f"{message} ({'; '.join(notes)})"
+    return EngineError(message, element_id)
+
+
+class Runner:
+    """Operations on one workflow instance, bound to its definition and service dispatcher."""
+
+    def __init__(self, definition: ProcessDefinition, workflow: BpmnWorkflow) -> None:
+        self.definition = definition
+        self.workflow = workflow
+
+    @classmethod
+    def start(
+        cls,
+        definition: ProcessDefinition,
+        data: dict[str, Any],
+        dispatcher: ServiceDispatcher | None = None,
+    ) -> Runner:
+        """Create a workflow with start data and run it to its first wait state."""
+        workflow = BpmnWorkflow(
+            definition.spec,
+            definition.subprocess_specs,
+            script_engine=SandboxScriptEngine(dispatcher),
+        )
+        for task in workflow.get_tasks(state=TaskState.READY):
+            task.data.update(data)
+        runner = cls(definition, workflow)
+        runner.advance()
+        return runner
+
+    @classmethod
+    def load(
+        cls, definition: ProcessDefinition, state: str, dispatcher: ServiceDispatcher | None = None
+    ) -> Runner:
+        """Restore a workflow from its stored state, re-attaching the version's spec."""
+        dct = json.loads(state)
+        dct.pop(BpmnWorkflowSerializer.VERSION_KEY, None)
+        workflow = _SERIALIZER.from_dict(dct, definition=definition)
+        workflow.script_engine = SandboxScriptEngine(dispatcher)
+        return cls(definition, workflow)
+
+    def dump(self) -> str:
+        """Serialise the workflow state (without the spec) to JSON."""
+        return _SERIALIZER.serialize_json(self.workflow)
+
+    def advance(self) -> None:
+        """Run every automatic step, including timers that are due."""
+        try:
+            self.workflow.do_engine_steps()
+        except (SpiffWorkflowException, scripting.ScriptError) as exc:
+            raise _wrap(exc) from exc
+
+    def ready_tasks(self) -> list[ReadyTask]:
+        """The human tasks that wait for a person now."""
+        result = []
+        for task in self.workflow.get_tasks(state=TaskState.READY, manual=True):
+            spec = task.task_spec
+            info = self.definition.user_tasks.get(spec.bpmn_id)
+            result.append(
+                ReadyTask(
+                    id=str(task.id),
+                    bpmn_id=spec.bpmn_id,
+                    name=spec.bpmn_name or spec.bpmn_id,
+                    lane=getattr(spec, "lane", None),
+                    properties=dict(info.properties) if info else {},
+                    documentation=info.documentation if info else "",
+                    data=task.data,
+                )
+            )
+        return result
+
+    def complete(self, task_id: str, data: dict[str, Any]) -> None:
+        """Complete a ready human task with the submitted data and run on."""
+        try:
+            task = self.workflow.get_task_from_id(UUID(task_id))
+        except (ValueError, KeyError, SpiffWorkflowException) as exc:
+            raise TaskNotReady("Задача не найдена в экземпляре.") from exc
+        if task is None or task.state != TaskState.READY or not task.task_spec.manual:
+            raise TaskNotReady("Задача уже выполнена или ещё не доступна.")
+        task.data.update(data)
+        try:
+            task.run()
+        except (SpiffWorkflowException, scripting.ScriptError) as exc:
+            raise _wrap(exc) from exc
+        self.advance()
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The data of the last completed task, i.e. what the process knows now."""
+        last = self.workflow.last_task
+        if last is not None:
+            return dict(last.data)
+        return dict(self.workflow.data)
+
+    def is_completed(self) -> bool:
+        """True when the process reached its end."""
+        return bool(self.workflow.is_completed())
+
+    def next_timer_at(self) -> datetime | None:
+        """The earliest due time of any timer the workflow waits on."""
+        times = []
+        for event in self.workflow.waiting_events():
+            value = event.value
+            if isinstance(value, dict):
+                value = value.get("next")
+            if isinstance(value, str):
+                try:
+                    times.append(datetime.fromisoformat(value))
+                except ValueError:
+                    continue
+        return min(times) if times else None
+
+    def waits_only_on_events(self) -> bool:
+        """True when nothing is ready for a person and the workflow waits on timers/messages."""
+        return not self.ready_tasks() and bool(self.workflow.waiting_events())

@@ -1,0 +1,218 @@
+"""Restricted script environment for BPMN scripts, conditions, timer and DMN expressions.
+
+SpiffWorkflow's default environment is plain eval/exec with every builtin. Here scripts are
+compiled by RestrictedPython: no imports, no underscore attributes, a whitelist of builtins,
+bounded loops and bounded ranges, and a time budget enforced by a line tracer.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+import time
+from collections.abc import Callable, Iterable
+from functools import lru_cache
+from types import CodeType, FrameType
+from typing import Any
+
+from RestrictedPython import compile_restricted_eval, compile_restricted_exec, safe_builtins
+from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
+from RestrictedPython.Guards import (
+    full_write_guard,
+    guarded_iter_unpack_sequence,
+    guarded_unpack_sequence,
+    safer_getattr,
+)
+
+SCRIPT_FILENAME = "<bpmn-script>"
+MAX_RANGE = 100_000
+MAX_LINES = 200_000
+MAX_SECONDS = 2.0
+
+
+class ScriptError(Exception):
+    """A script or expression was refused or failed; the message is for people."""
+
+
+class ScriptRefused(ScriptError):
+    """A script uses something the sandbox forbids (imports, dunders, files)."""
+
+
+class ScriptBudgetExceeded(ScriptError):
+    """A script ran longer than its budget."""
+
+
+def _limited_range(*args: int) -> range:
+    result = range(*args)
+    if len(result) > MAX_RANGE:
+        raise ScriptBudgetExceeded(f"range() длиной более {MAX_RANGE} запрещён в сценариях.")
+    return result
+
+
+def _inplacevar(op: str, x: Any, y: Any) -> Any:
+    operations: dict[str, Callable[[Any, Any], Any]] = {
+        "+=": lambda a, b: a + b,
+        "-=": lambda a, b: a - b,
+        "*=": lambda a, b: a * b,
+        "/=": lambda a, b: a / b,
+        "//=": lambda a, b: a // b,
+        "%=": lambda a, b: a % b,
+    }
+    if op not in operations:
+        raise ScriptRefused(f"Операция {op} не разрешена в сценариях.")
+    return operations[op](x, y)
+
+
+_ALLOWED_EXTRA_BUILTINS: dict[str, Any] = {
+    "min": min,
+    "max": max,
+    "sum": sum,
+    "any": any,
+    "all": all,
+    "list": list,
+    "dict": dict,
+    "set": set,
+    "tuple": tuple,
+    "sorted": sorted,
+    "enumerate": enumerate,
+    "zip": zip,
+    "reversed": reversed,
+    "map": map,
+    "filter": filter,
+}
+_FORBIDDEN_BUILTINS = {"setattr", "delattr", "__build_class__", "id", "hash"}
+
+
+def _builtins() -> dict[str, Any]:
+    names = {k: v for k, v in safe_builtins.items() if k not in _FORBIDDEN_BUILTINS}
+    names.update(_ALLOWED_EXTRA_BUILTINS)
+    names["range"] = _limited_range
+    return names
+
+
+_BUILTINS = _builtins()
+
+
+def _guards() -> dict[str, Any]:
+    return {
+        "__builtins__": _BUILTINS,
+        "_getattr_": safer_getattr,
+        "_getitem_": default_guarded_getitem,
+        "_getiter_": default_guarded_getiter,
+        "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
+        "_unpack_sequence_": guarded_unpack_sequence,
+        "_write_": full_write_guard,
+        "_inplacevar_": _inplacevar,
+    }
+
+
+def _reject_forbidden_nodes(source: str, mode: str) -> None:
+    try:
+        tree = ast.parse(source, mode=mode)
+    except SyntaxError as exc:
+        raise ScriptError(f"Синтаксическая ошибка в строке {exc.lineno}: {exc.msg}") from exc
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            raise ScriptRefused("Импорт модулей в сценариях запрещён.")
+        if isinstance(node, ast.Name) and node.id in {
+            "open",
+            "exec",
+            "eval",
+            "compile",
+            "globals",
+            "locals",
+            "vars",
+            "getattr",
+            "__import__",
+        }:
+            raise ScriptRefused(f"Функция {node.id} в сценариях запрещена.")
+
+
+@lru_cache(maxsize=2048)
+def compile_script(source: str) -> CodeType:
+    """Compile a script task body in the sandbox, raising ScriptError with a readable reason."""
+    _reject_forbidden_nodes(source, "exec")
+    result = compile_restricted_exec(source, filename=SCRIPT_FILENAME)
+    if result.errors or result.code is None:
+        raise ScriptRefused("; ".join(result.errors) or "Сценарий не компилируется.")
+    return result.code
+
+
+@lru_cache(maxsize=4096)
+def compile_expression(source: str) -> CodeType:
+    """Compile a condition or expression in the sandbox."""
+    _reject_forbidden_nodes(source.strip(), "eval")
+    result = compile_restricted_eval(source.strip(), filename=SCRIPT_FILENAME)
+    if result.errors or result.code is None:
+        raise ScriptRefused("; ".join(result.errors) or "Выражение не компилируется.")
+    return result.code
+
+
+class _Budget:
+    """Line tracer that stops sandboxed code after too many lines or too much time."""
+
+    def __init__(self) -> None:
+        self.lines = 0
+        self.deadline = time.monotonic() + MAX_SECONDS
+
+    def trace(self, frame: FrameType, event: str, arg: Any) -> Any:
+        if frame.f_code.co_filename != SCRIPT_FILENAME:
+            return None
+        if event == "line":
+            self.lines += 1
+            if self.lines > MAX_LINES or time.monotonic() > self.deadline:
+                raise ScriptBudgetExceeded("Сценарий превысил допустимое время выполнения.")
+        return self.trace
+
+
+def _run(code: CodeType, scope: dict[str, Any]) -> Any:
+    budget = _Budget()
+    previous = sys.gettrace()
+    sys.settrace(budget.trace)
+    try:
+        return eval(code, scope)  # noqa: S307 - code was compiled by RestrictedPython
+    finally:
+        sys.settrace(previous)
+
+
+def _scope(context: dict[str, Any], external: dict[str, Any] | None) -> dict[str, Any]:
+    scope = _guards()
+    scope.update(external or {})
+    scope.update(context)
+    return scope
+
+
+def evaluate(
+    expression: str, context: dict[str, Any], external: dict[str, Any] | None = None
+) -> Any:
+    """Evaluate an expression over process data in the sandbox."""
+    return _run(compile_expression(expression), _scope(context, external))
+
+
+def execute(script: str, context: dict[str, Any], external: dict[str, Any] | None = None) -> None:
+    """Run a script over process data in the sandbox, writing its plain variables back."""
+    scope = _scope(context, external)
+    hidden = set(scope) - set(context)
+    _run(compile_script(script), scope)
+    for name, value in scope.items():
+        if name.startswith("_") or callable(value) and not isinstance(value, type):
+            continue
+        if name in hidden and name not in context:
+            continue
+        context[name] = value
+    for name in [k for k in context if k not in scope]:
+        del context[name]
+
+
+def check_compiles(sources: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Return (label, message) for every script or expression that does not compile."""
+    problems = []
+    for label, source in sources:
+        try:
+            if label.startswith("script:"):
+                compile_script(source)
+            else:
+                compile_expression(source)
+        except ScriptError as exc:
+            problems.append((label, str(exc)))
+    return problems

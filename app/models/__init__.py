@@ -1,0 +1,19 @@
+"""All models, imported so that metadata and migrations see every table."""
+
+from .audit import AuditEvent, AuditHead
+from .org import TIERS, ApiToken, OrgUnit, RoleGrant, User
+from .process import HumanTask, ProcessInstance, ProcessVersion, TaskCandidate
+
+__all__ = [
+    "TIERS",
+    "ApiToken",
+    "AuditEvent",
+    "AuditHead",
+    "HumanTask",
+    "OrgUnit",
+    "ProcessInstance",
+    "ProcessVersion",
+    "RoleGrant",
+    "TaskCandidate",
+    "User",
+]

@@ -1,0 +1,98 @@
+"""Organisation units, users, role grants and API tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .base import UtcDateTime, utcnow
+
+TIERS = ("region", "municipality", "institution")
+
+
+class OrgUnit(db.Model):  # type: ignore[name-defined]
+    """A unit of the region's tree: the region, a municipality or a school."""
+
+    __tablename__ = "org_unit"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    tier: Mapped[str] = mapped_column(String(20))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("org_unit.id"), index=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+    parent: Mapped[OrgUnit | None] = relationship(remote_side=[id])
+
+    def ancestors(self) -> list[OrgUnit]:
+        """This unit and its parents up to the root, nearest first."""
+        chain: list[OrgUnit] = []
+        unit: OrgUnit | None = self
+        while unit is not None and unit not in chain:
+            chain.append(unit)
+            unit = unit.parent
+        return chain
+
+
+class User(db.Model):  # type: ignore[name-defined]
+    """A person who logs in; never deleted, only deactivated."""
+
+    __tablename__ = "app_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(150), unique=True)
+    full_name: Mapped[str] = mapped_column(String(300), default="")
+    email: Mapped[str | None] = mapped_column(String(300))
+    password_hash: Mapped[str] = mapped_column(String(300))
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+    grants: Mapped[list[RoleGrant]] = relationship(
+        back_populates="user", foreign_keys="RoleGrant.user_id"
+    )
+
+
+class RoleGrant(db.Model):  # type: ignore[name-defined]
+    """A role held by a user at an org unit, for a period."""
+
+    __tablename__ = "role_grant"
+    __table_args__ = (Index("ix_role_grant_role_unit", "role", "org_unit_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    role: Mapped[str] = mapped_column(String(50))
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"))
+    valid_from: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    valid_to: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    reason: Mapped[str] = mapped_column(Text, default="")
+    granted_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    source_instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="grants", foreign_keys=[user_id])
+    org_unit: Mapped[OrgUnit] = relationship()
+
+    def is_valid_at(self, moment: datetime) -> bool:
+        """True when the grant is in force at the given moment."""
+        if self.valid_from is not None and moment < self.valid_from:
+            return False
+        return self.valid_to is None or moment < self.valid_to
+
+
+class ApiToken(db.Model):  # type: ignore[name-defined]
+    """A bearer token; only its SHA-256 is stored."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    user: Mapped[User] = relationship()

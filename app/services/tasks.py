@@ -1,0 +1,234 @@
+"""Use cases on human tasks: the inbox, claim, unclaim, delegate, complete."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import exists, func, or_, select
+
+from .. import engine
+from ..extensions import db
+from ..models import HumanTask, ProcessInstance, TaskCandidate, User
+from ..models.base import utcnow
+from . import assignment, audit, forms
+from .errors import Conflict, NotAllowed, NotFound, ValidationFailed
+from .progress import load_runner, persist, run_engine
+from .uow import transaction
+
+
+@dataclass
+class Page:
+    """One page of a list."""
+
+    items: list[Any]
+    total: int
+    page: int
+    per_page: int
+
+
+def _offered_to(user: User) -> Any:
+    return exists().where(
+        TaskCandidate.human_task_id == HumanTask.id, TaskCandidate.user_id == user.id
+    )
+
+
+def inbox(actor: User, scope: str = "mine", page: int = 1, per_page: int = 50) -> Page:
+    """Open tasks offered to or claimed by the actor (scope 'mine'), or claimed only ('claimed')."""
+    page = max(page, 1)
+    per_page = min(max(per_page, 1), 200)
+    cond = HumanTask.claimed_by_id == actor.id
+    if scope == "available":
+        cond = _offered_to(actor) & HumanTask.claimed_by_id.is_(None)
+    elif scope == "mine":
+        cond = or_(cond, _offered_to(actor) & HumanTask.claimed_by_id.is_(None))
+    elif scope != "claimed":
+        raise ValidationFailed(
+            "Неизвестная область списка.", {"scope": ["Допустимо: mine, claimed, available."]}
+        )
+    base = select(HumanTask).where(HumanTask.status == "open", cond)
+    total = db.session.execute(select(func.count()).select_from(base.subquery())).scalar_one()
+    rows = (
+        db.session.execute(
+            base.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
+            .offset((page - 1) * per_page)
+            .limit(per_page)
+        )
+        .scalars()
+        .all()
+    )
+    return Page(list(rows), total, page, per_page)
+
+
+def _is_candidate(task: HumanTask, user: User) -> bool:
+    return (
+        db.session.execute(
+            select(TaskCandidate.user_id).where(
+                TaskCandidate.human_task_id == task.id, TaskCandidate.user_id == user.id
+            )
+        ).first()
+        is not None
+    )
+
+
+def _get(actor: User, task_id: int) -> HumanTask:
+    task = db.session.get(HumanTask, task_id)
+    if task is None or not (
+        task.claimed_by_id == actor.id or _is_candidate(task, actor) or _supervises(actor, task)
+    ):
+        raise NotFound("Задача не найдена.")
+    return task
+
+
+def _supervises(actor: User, task: HumanTask) -> bool:
+    roles = assignment.roles_on_path(actor, task.instance.org_unit)
+    return bool(roles & {"auditor", "admin"})
+
+
+def _require_open(task: HumanTask) -> None:
+    if task.status == "completed":
+        raise Conflict("Задача уже выполнена.")
+    if task.status != "open":
+        raise Conflict("Задача больше не актуальна: процесс ушёл дальше.")
+
+
+def _require_actor(task: HumanTask, actor: User) -> None:
+    if not _is_candidate(task, actor) and task.claimed_by_id != actor.id:
+        raise NotAllowed("Задача назначена не вам.")
+    if task.claimed_by_id not in (None, actor.id):
+        raise NotAllowed(f"Задачу уже взял в работу {task.claimed_by_username}.")
+
+
+def get_task(actor: User, task_id: int) -> tuple[HumanTask, dict[str, Any] | None, dict[str, Any]]:
+    """The task, its form schema and the process data it shows."""
+    task = _get(actor, task_id)
+    form = task.instance.version.forms.get(task.form) if task.form else None
+    data: dict[str, Any] = {}
+    if task.status == "open":
+        runner = load_runner(task.instance, actor)
+        for ready in runner.ready_tasks():
+            if ready.id == task.task_uuid:
+                data = dict(ready.data)
+    return task, form, data
+
+
+def claim(actor: User, task_id: int) -> HumanTask:
+    """Take an offered task into work."""
+    with transaction():
+        task = _get(actor, task_id)
+        _require_open(task)
+        _require_actor(task, actor)
+        if task.claimed_by_id == actor.id:
+            return task
+        task.claimed_by_id = actor.id
+        audit.record(
+            "task_claimed",
+            actor,
+            instance_id=task.instance_id,
+            task_id=task.id,
+            org_unit_id=task.org_unit_id,
+            payload={"bpmn_id": task.bpmn_id},
+        )
+    return task
+
+
+def unclaim(actor: User, task_id: int) -> HumanTask:
+    """Return a claimed task to everyone it is offered to."""
+    with transaction():
+        task = _get(actor, task_id)
+        _require_open(task)
+        if task.claimed_by_id != actor.id:
+            raise NotAllowed("Вернуть можно только задачу, взятую вами.")
+        task.claimed_by_id = None
+        audit.record(
+            "task_unclaimed",
+            actor,
+            instance_id=task.instance_id,
+            task_id=task.id,
+            org_unit_id=task.org_unit_id,
+            payload={"bpmn_id": task.bpmn_id},
+        )
+    return task
+
+
+def delegate(actor: User, task_id: int, username: str) -> HumanTask:
+    """Hand a task to a colleague holding the same role in scope."""
+    with transaction():
+        task = _get(actor, task_id)
+        _require_open(task)
+        _require_actor(task, actor)
+        target = db.session.execute(
+            select(User).where(User.username == username, User.is_active.is_(True))
+        ).scalar_one_or_none()
+        if target is None:
+            raise ValidationFailed(
+                "Пользователь не найден.",
+                {"username": ["Нет активного пользователя с таким именем."]},
+            )
+        if not task.lane or not assignment.holds_role_on_path(
+            target, task.lane, task.instance.org_unit
+        ):
+            raise ValidationFailed(
+                "Передать задачу можно только коллеге с той же ролью.",
+                {"username": [f"У пользователя нет роли «{task.lane}» в этой организации."]},
+            )
+        before = task.claimed_by.username if task.claimed_by else None
+        if not _is_candidate(task, target):
+            db.session.add(
+                TaskCandidate(human_task_id=task.id, user_id=target.id, reason="delegated")
+            )
+        task.claimed_by_id = target.id
+        audit.record(
+            "task_delegated",
+            actor,
+            instance_id=task.instance_id,
+            task_id=task.id,
+            org_unit_id=task.org_unit_id,
+            payload={"bpmn_id": task.bpmn_id, "before": before, "after": username},
+        )
+    return task
+
+
+def complete(actor: User, task_id: int, data: Any) -> ProcessInstance:
+    """Complete a task with form data; the workflow advances in the same transaction."""
+    with transaction():
+        task = _get(actor, task_id)
+        _require_open(task)
+        _require_actor(task, actor)
+        instance: ProcessInstance = task.instance
+        schema = instance.version.forms.get(task.form) if task.form else None
+        if not isinstance(data, dict):
+            raise ValidationFailed(
+                "Данные формы должны быть объектом.", {"data": ["Ожидается объект."]}
+            )
+        submitted = dict(data)
+        if schema is not None:
+            forms.validate(schema, submitted)
+            allowed = forms.declared_fields(schema)
+            submitted = {k: v for k, v in submitted.items() if k in allowed}
+        runner = load_runner(instance, actor)
+        try:
+            run_engine(lambda: runner.complete(task.task_uuid, submitted))
+        except ValidationFailed as exc:
+            if isinstance(exc.__cause__, engine.TaskNotReady):
+                raise Conflict("Задача уже выполнена или больше не актуальна.") from exc
+            raise
+        task.status = "completed"
+        task.completed_at = utcnow()
+        task.completed_by_id = actor.id
+        task.claimed_by_id = actor.id
+        audit.record(
+            "task_completed",
+            actor,
+            instance_id=instance.id,
+            task_id=task.id,
+            org_unit_id=task.org_unit_id,
+            payload={
+                "bpmn_id": task.bpmn_id,
+                "name": task.name,
+                "data": submitted,
+                "legal_basis": task.documentation,
+            },
+        )
+        persist(instance, runner, actor)
+    return instance
