@@ -179,6 +179,11 @@ class Runner:
         """Run every automatic step, including timers that are due."""
         try:
             self.workflow.do_engine_steps()
+            # do_engine_steps refreshes timers last: a timer that fired leaves ready work behind.
+            for _ in range(100):
+                if not self.workflow.get_tasks(state=TaskState.READY, manual=False):
+                    break
+                self.workflow.do_engine_steps()
         except (SpiffWorkflowException, scripting.ScriptError) as exc:
             raise _wrap(exc) from exc
 
