@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from ..services import audit, audit_log, deployment, instances, org, tasks
+from ..services import audit, audit_log, deployment, documents, instances, org, tasks
 from ..services import auth as auth_service
 from ..services.errors import ValidationFailed
 from . import schemas as s
@@ -278,3 +279,61 @@ class AuditVerifyResource(MethodView):
         """Recompute the audit hash chain."""
         audit_log.require_reader(current_user())
         return audit.verify()
+
+
+@blp.route("/instances/<int:instance_id>/attachments")
+class AttachmentsResource(MethodView):
+    @blp.response(200, s.AttachmentSchema(many=True))
+    @_responses(401, 404)
+    def get(self, instance_id: int) -> list[dict[str, Any]]:
+        """Files attached to the instance (uploaded and generated)."""
+        found = documents.list_attachments(current_user(), instance_id)
+        return [documents.describe(a) for a in found]
+
+    @blp.response(201, s.AttachmentSchema)
+    @_responses(401, 404, 409, 413, 422)
+    def post(self, instance_id: int) -> tuple[dict[str, Any], int]:
+        """Attach a file (multipart field `file`)."""
+        upload = request.files.get("file")
+        if upload is None:
+            raise ValidationFailed("Не передан файл.", {"file": ["Добавьте файл."]})
+        content = upload.read(documents.MAX_ATTACHMENT_BYTES + 1)
+        attachment = documents.add_attachment(
+            current_user(),
+            instance_id,
+            upload.filename or "file",
+            content,
+            upload.mimetype or "application/octet-stream",
+        )
+        return documents.describe(attachment), 201
+
+
+@blp.route("/attachments/<int:attachment_id>/download")
+class DownloadResource(MethodView):
+    @_responses(401, 404)
+    def get(self, attachment_id: int) -> Any:
+        """The attachment's content."""
+        attachment, content = documents.download(current_user(), attachment_id)
+        response = current_app.response_class(content, mimetype=attachment.content_type)
+        response.headers["Content-Disposition"] = (
+            f"attachment; filename*=UTF-8''{quote(attachment.filename)}"
+        )
+        response.headers["X-Content-SHA256"] = attachment.sha256
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
+@blp.route("/instances/<int:instance_id>/comments")
+class CommentsResource(MethodView):
+    @blp.response(200, s.CommentSchema(many=True))
+    @_responses(401, 404)
+    def get(self, instance_id: int) -> list[Any]:
+        """Comments on the instance, oldest first."""
+        return documents.list_comments(current_user(), instance_id)
+
+    @blp.arguments(s.NewCommentSchema)
+    @blp.response(201, s.CommentSchema)
+    @_responses(401, 404, 409, 422)
+    def post(self, body: dict[str, Any], instance_id: int) -> Any:
+        """Add a comment to an open instance."""
+        return documents.add_comment(current_user(), instance_id, body["body"])

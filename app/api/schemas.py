@@ -170,3 +170,27 @@ def page_schema(item: type[Schema], name: str) -> type[Schema]:
 
 TaskPageSchema = page_schema(TaskSchema, "TaskPage")
 AuditPageSchema = page_schema(AuditEventSchema, "AuditPage")
+
+
+class AttachmentSchema(Schema):
+    id = fields.Integer()
+    instance_id = fields.Integer()
+    filename = fields.String()
+    content_type = fields.String()
+    size = fields.Integer()
+    sha256 = fields.String()
+    kind = fields.String()
+    created_by = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class CommentSchema(Schema):
+    id = fields.Integer()
+    instance_id = fields.Integer()
+    author = fields.String(attribute="author.username")
+    body = fields.String()
+    created_at = fields.DateTime()
+
+
+class NewCommentSchema(Schema):
+    body = fields.String(required=True, validate=validate.Length(min=1, max=5000))

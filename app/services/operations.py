@@ -104,3 +104,42 @@ def notify(ctx: OperationContext, params: dict[str, Any], data: dict[str, Any]) 
         },
     )
     return {"sent": len(recipients)}
+
+
+@operation("generate_document")
+def generate_document(ctx: OperationContext, params: dict[str, Any], data: dict[str, Any]) -> Any:
+    """Render a DOCX from the process data, store it with its SHA-256 and record it."""
+    from . import document_templates, documents
+
+    name = str(params.get("template") or "generic")
+    title = str(params.get("title") or ctx.instance.version.name)
+    content = document_templates.render(
+        name, document_templates.DocumentContext(ctx.instance, title, data)
+    )
+    filename = f"{title} — экземпляр {ctx.instance.id}.docx"
+    attachment = documents.store(
+        ctx.instance,
+        filename,
+        content,
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        ctx.actor,
+        "generated",
+    )
+    audit.record(
+        "document_generated",
+        ctx.actor,
+        instance_id=ctx.instance.id,
+        org_unit_id=ctx.unit.id,
+        payload={
+            "attachment_id": attachment.id,
+            "filename": attachment.filename,
+            "sha256": attachment.sha256,
+            "size": attachment.size,
+            "template": name,
+        },
+    )
+    return {
+        "attachment_id": attachment.id,
+        "sha256": attachment.sha256,
+        "filename": attachment.filename,
+    }
