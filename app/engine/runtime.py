@@ -66,7 +66,11 @@ class SandboxScriptEngine(PythonScriptEngine):
         self.dispatcher = dispatcher or _no_services
 
     def validate(self, expression: str) -> None:
-        scripting.compile_expression(expression)
+        # The DMN engine probes entries like "< 5" and expects SyntaxError for them.
+        try:
+            scripting.compile_expression(expression)
+        except scripting.ScriptSyntaxError as exc:
+            raise SyntaxError(str(exc)) from exc
 
     def call_service(self, task: Any, **kwargs: Any) -> str:
         params = {k: v["value"] for k, v in kwargs.get("operation_params", {}).items()}
@@ -247,6 +251,139 @@ class Runner:
                     continue
         return min(times) if times else None
 
+    def completed_path(self) -> list[str]:
+        """BPMN ids of the diagram elements completed so far, in the order they finished."""
+        done = [
+            t
+            for t in self.workflow.get_tasks(state=TaskState.COMPLETED)
+            if getattr(t.task_spec, "bpmn_id", None)
+        ]
+        done.sort(key=lambda t: t.last_state_change)
+        return [str(t.task_spec.bpmn_id) for t in done]
+
     def waits_only_on_events(self) -> bool:
         """True when nothing is ready for a person and the workflow waits on timers/messages."""
         return not self.ready_tasks() and bool(self.workflow.waiting_events())
+
+
+# --- Migration of a running workflow to another version of its process ---------------------
+
+_KEPT_STATES = TaskState.FINISHED_MASK | TaskState.WAITING | TaskState.READY | TaskState.STARTED
+
+
+@dataclass(frozen=True)
+class MissingElement:
+    """An element a workflow has reached that the target version no longer has."""
+
+    element_id: str
+    name: str
+    waiting: bool
+
+    def describe(self) -> str:
+        """A Russian description for reports."""
+        what = "ожидающий шаг" if self.waiting else "пройденный шаг"
+        name = f"«{self.name}» " if self.name and self.name != self.element_id else ""
+        return f"{what} {name}({self.element_id}) отсутствует в новой версии"
+
+
+class MigrationBlocked(EngineError):
+    """The workflow cannot be re-attached: elements it has reached are missing."""
+
+    def __init__(self, missing: list[MissingElement]) -> None:
+        super().__init__("; ".join(m.describe() for m in missing), missing[0].element_id)
+        self.missing = missing
+
+
+def _workflows(workflow: BpmnWorkflow) -> list[Any]:
+    return [workflow, *workflow.subprocesses.values()]
+
+
+def _target_spec(workflow: Any, top: BpmnWorkflow, new: ProcessDefinition) -> Any:
+    if workflow is top:
+        return new.spec
+    return new.subprocess_specs.get(workflow.spec.name)
+
+
+def _frontier(workflow: Any) -> list[Any]:
+    """Unfinished tasks whose parent is finished: where the workflow actually stands."""
+    result = []
+    for task in workflow.tasks.values():
+        if task.has_state(TaskState.FINISHED_MASK):
+            continue
+        parent = task.parent
+        if parent is None or parent.has_state(TaskState.FINISHED_MASK):
+            result.append(task)
+    return result
+
+
+def _kept(workflow: Any) -> list[Any]:
+    """Tasks that survive a migration: finished ones and the frontier."""
+    frontier = {t.id for t in _frontier(workflow)}
+    return [
+        t
+        for t in workflow.tasks.values()
+        if t.has_state(TaskState.FINISHED_MASK) or t.id in frontier
+    ]
+
+
+def migration_blockers(workflow: BpmnWorkflow, new: ProcessDefinition) -> list[MissingElement]:
+    """Elements the workflow has reached (finished or waiting) that the new version lacks."""
+    missing: dict[str, MissingElement] = {}
+    for wf in _workflows(workflow):
+        target = _target_spec(wf, workflow, new)
+        for task in _kept(wf):
+            spec = task.task_spec
+            if target is not None and spec.name in target.task_specs:
+                continue
+            element_id = getattr(spec, "bpmn_id", None) or spec.name
+            waiting = not task.has_state(TaskState.FINISHED_MASK)
+            previous = missing.get(element_id)
+            if previous is None or (waiting and not previous.waiting):
+                missing[element_id] = MissingElement(
+                    element_id, getattr(spec, "bpmn_name", None) or "", waiting
+                )
+    return sorted(missing.values(), key=lambda m: (not m.waiting, m.element_id))
+
+
+def _rebind(workflow: Any, spec: Any) -> None:
+    """Point every kept task at the new spec and predict the future from the new structure."""
+    frontier = _frontier(workflow)
+    for task in frontier:
+        task._drop_children(force=True)
+    workflow.spec = spec
+    for task in list(workflow.tasks.values()):
+        task.task_spec = spec.task_specs[task.task_spec.name]
+    for task in frontier:
+        task.task_spec._predict_hook(task)
+        for child in task.children:
+            child.task_spec._predict(child, mask=TaskState.PREDICTED_MASK | TaskState.FUTURE)
+
+
+def migrate_state(
+    old: ProcessDefinition,
+    new: ProcessDefinition,
+    state: str,
+    dispatcher: ServiceDispatcher | None = None,
+    new_data: dict[str, Any] | None = None,
+) -> Runner:
+    """Re-attach a stored workflow to another version of its process.
+
+    SpiffWorkflow's task tree names task specs; the tree is kept (task ids stay the same) when
+    every task the workflow has finished or waits on exists in the new spec. Predicted future
+    tasks are dropped and predicted again from the new structure. `new_data` (e.g. defaults of
+    parameters the new version introduced) is added to waiting tasks where a key is absent.
+    Raises MigrationBlocked naming the missing elements.
+    """
+    runner = Runner.load(old, state, dispatcher)
+    workflow = runner.workflow
+    missing = migration_blockers(workflow, new)
+    if missing:
+        raise MigrationBlocked(missing)
+    for wf in _workflows(workflow):
+        frontier = _frontier(wf)
+        _rebind(wf, _target_spec(wf, workflow, new))
+        for task in frontier:
+            for key, value in (new_data or {}).items():
+                task.data.setdefault(key, value)
+    workflow.subprocess_specs = dict(new.subprocess_specs)
+    return Runner(new, workflow)

@@ -34,6 +34,10 @@ class ScriptError(Exception):
     """A script or expression was refused or failed; the message is for people."""
 
 
+class ScriptSyntaxError(ScriptError):
+    """The source is not valid Python."""
+
+
 class ScriptRefused(ScriptError):
     """A script uses something the sandbox forbids (imports, dunders, files)."""
 
@@ -110,7 +114,7 @@ def _reject_forbidden_nodes(source: str, mode: str) -> None:
     try:
         tree = ast.parse(source, mode=mode)
     except SyntaxError as exc:
-        raise ScriptError(f"Синтаксическая ошибка в строке {exc.lineno}: {exc.msg}") from exc
+        raise ScriptSyntaxError(f"Синтаксическая ошибка в строке {exc.lineno}: {exc.msg}") from exc
     for node in ast.walk(tree):
         if isinstance(node, ast.Import | ast.ImportFrom):
             raise ScriptRefused("Импорт модулей в сценариях запрещён.")

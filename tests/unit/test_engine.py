@@ -178,3 +178,12 @@ def test_every_shipped_process_parses_without_errors() -> None:
         )
         assert result.ok, (path.name, result.problems)
         assert not [p for p in result.problems if "BPMN DI" in p.message], path.name
+
+
+def test_dmn_unary_tests_are_probed_as_syntax_errors() -> None:
+    from app.engine.runtime import SandboxScriptEngine
+
+    engine = SandboxScriptEngine()
+    engine.validate("x < 5")
+    with pytest.raises(SyntaxError):
+        engine.validate("< 5")
