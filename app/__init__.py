@@ -24,8 +24,10 @@ def create_app(config: Any = None) -> Flask:
     from . import models  # noqa: F401  (register tables)
     from .api import init_api
     from .cli import register_cli
+    from .web import init_web
 
     init_api(app)
+    init_web(app)
     register_cli(app)
     return app
 

@@ -34,6 +34,24 @@ def _database_url() -> str:
     return f"sqlite:///{INSTANCE_DIR / 'app.db'}"
 
 
+def _flag(name: str, default: bool) -> bool:
+    """A boolean setting: 1/true/yes/on (any case) is true."""
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _retention_years(spec: str, defaults: dict[str, int]) -> dict[str, int]:
+    """Retention periods: the defaults, overridden by "key=years,key=years" from the environment."""
+    table = dict(defaults)
+    for item in spec.split(","):
+        key, _, years = item.partition("=")
+        if key.strip() and years.strip().isdigit():
+            table[key.strip()] = int(years.strip())
+    return table
+
+
 class Config:
     """Production-shaped defaults; override through environment variables."""
 
@@ -50,6 +68,54 @@ class Config:
     OPENAPI_JSON_PATH = "openapi.json"
     JSON_SORT_KEYS = False
     TESTING = False
+    # Audit retention in years per process key ("default" for the others); docs/audit.md.
+    # Override with RETENTION_YEARS="attestation_support=10,default=5".
+    RETENTION_YEARS: dict[str, int] = _retention_years(
+        os.environ.get("RETENTION_YEARS", ""), {"default": 5, "attestation_support": 10}
+    )
+    # Web UI: Russian by default, English available; times shown in the region's zone.
+    BABEL_DEFAULT_LOCALE = "ru"
+    BABEL_DEFAULT_TIMEZONE = os.environ.get("DISPLAY_TIMEZONE", "Europe/Moscow")
+    LANGUAGES = ("ru", "en")
+    INBOX_PER_PAGE = int(os.environ.get("INBOX_PER_PAGE", "25"))
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    # None: Secure unless the app runs in debug or testing mode (set by the web package).
+    SESSION_COOKIE_SECURE: bool | None = (
+        None
+        if os.environ.get("SESSION_COOKIE_SECURE") in (None, "")
+        else os.environ["SESSION_COOKIE_SECURE"].lower() in ("1", "true", "yes")
+    )
+    WTF_CSRF_TIME_LIMIT: int | None = None  # the token lives as long as the session
+
+    # Deadlines, timers and notifications (docs/deadlines.md).
+    JOBS_EMBEDDED = _flag("JOBS_EMBEDDED", True)
+    JOBS_INTERVAL_SECONDS = float(os.environ.get("JOBS_INTERVAL_SECONDS", "15"))
+    CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
+    CELERY_QUEUE = os.environ.get("CELERY_QUEUE", "rsnms")
+    SMTP_HOST = os.environ.get("SMTP_HOST", "")
+    SMTP_PORT = int(os.environ.get("SMTP_PORT", "25"))
+    SMTP_USER = os.environ.get("SMTP_USER", "")
+    SMTP_PASSWORD = os.environ.get("SMTP_PASSWORD", "")
+    SMTP_FROM = os.environ.get("SMTP_FROM", "rsnms@localhost")
+    SMTP_STARTTLS = _flag("SMTP_STARTTLS", False)
+    REMINDER_LEAD_HOURS = float(os.environ.get("REMINDER_LEAD_HOURS", "24"))
+    DIGEST_HOUR = int(os.environ.get("DIGEST_HOUR", "8"))
+    DEADLINE_TIMEZONE = os.environ.get("DEADLINE_TIMEZONE", "Europe/Moscow")
+    HOLIDAYS_FILE = Path(os.environ.get("HOLIDAYS_FILE", ROOT / "data" / "holidays_ru.json"))
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
+
+    # Single sign-on through the directory (docs/administration.md); empty LDAP_URL: off.
+    LDAP_URL = os.environ.get("LDAP_URL", "")
+    LDAP_BASE_DN = os.environ.get("LDAP_BASE_DN", "")
+    LDAP_USER_DN_TEMPLATE = os.environ.get(
+        "LDAP_USER_DN_TEMPLATE", "uid={username},ou=people,{base_dn}"
+    )
+    LDAP_TIMEOUT = float(os.environ.get("LDAP_TIMEOUT", "5"))
+    # Bulk import: processes hashing the passwords given in a CSV (Argon2 is slow on purpose).
+    IMPORT_HASH_WORKERS = int(os.environ.get("IMPORT_HASH_WORKERS", "2"))
+    # Progress of imports started from the UI (one small JSON file per job, mode 0600).
+    IMPORT_JOBS_DIR = Path(os.environ.get("IMPORT_JOBS_DIR", INSTANCE_DIR / "import-jobs"))
 
     def __init__(self) -> None:
         self.SECRET_KEY = _secret_key()

@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Api
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from ..services.errors import ServiceError
 
@@ -59,13 +62,75 @@ def _is_api() -> bool:
     return request.path.startswith("/api/")
 
 
+class _MarkupSafeJSONProvider(DefaultJSONProvider):
+    """JSON with <, >, & and ' written as \\u escapes: the same data for any JSON reader,
+    but text fields holding HTML or script can never be read as markup by a browser."""
+
+    ensure_ascii = False
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        text = super().dumps(obj, **kwargs)
+        for char, escape in (
+            ("<", "\\u003c"),
+            (">", "\\u003e"),
+            ("&", "\\u0026"),
+            ("'", "\\u0027"),
+        ):
+            text = text.replace(char, escape)
+        return text
+
+
+# Ids are 32-bit integer columns on PostgreSQL; SQLite stops at 64 bits.
+MAX_DB_INT = 2**31 - 1
+
+
+class _DatabaseIdConverter(IntegerConverter):
+    """`<int:…>` bounded by what the id columns hold: a larger number matches no route (404)
+    instead of reaching the database and failing there (500)."""
+
+    def __init__(
+        self,
+        url_map: Any,
+        fixed_digits: int = 0,
+        min: int | None = None,
+        max: int | None = MAX_DB_INT,
+        signed: bool = False,
+    ) -> None:
+        super().__init__(url_map, fixed_digits, min, max, signed)
+
+
+def _harden_responses(app: Flask) -> None:
+    """Markup-safe JSON everywhere; API answers are never content-sniffed into HTML."""
+    app.json = _MarkupSafeJSONProvider(app)
+    app.url_map.converters["int"] = _DatabaseIdConverter
+
+    @app.after_request
+    def _no_sniff(response: Any) -> Any:
+        if _is_api():
+            response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return response
+
+
 def init_api(app: Flask) -> None:
     """Register the API blueprint, OpenAPI and the error handlers."""
+    from .admin import blp as admin_blp
+    from .audit import blp as audit_blp
+    from .designer import blp as designer_blp
+    from .notifications import blp as notifications_blp
+    from .register import blp as register_blp
     from .routes import blp
+    from .signatures import blp as signatures_blp
 
     api = Api(app, spec_kwargs={"info": {"description": "REST API системы процессов РСНМС"}})
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    _harden_responses(app)
     api.register_blueprint(blp)
+    api.register_blueprint(designer_blp)
+    api.register_blueprint(audit_blp)
+    api.register_blueprint(notifications_blp)
+    api.register_blueprint(admin_blp)
+    api.register_blueprint(register_blp)
+    api.register_blueprint(signatures_blp)
 
     @app.errorhandler(ServiceError)
     def _service_error(exc: ServiceError) -> Any:
@@ -74,6 +139,15 @@ def init_api(app: Flask) -> None:
         if problems is not None:
             body["report"] = [p.as_dict() for p in problems]
         return jsonify(body), exc.status
+
+    @app.errorhandler(OverflowError)
+    @app.errorhandler(DataError)
+    def _out_of_range(exc: Exception) -> Any:
+        # A number (or text) the database cannot hold is bad input, never a server error.
+        if not _is_api():
+            raise exc
+        message = "Значение вне допустимого диапазона."
+        return jsonify({"message": message, "errors": {"_schema": [message]}}), 422
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:

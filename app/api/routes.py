@@ -9,8 +9,8 @@ from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from ..services import audit, audit_log, deployment, documents, instances, org, tasks
 from ..services import auth as auth_service
+from ..services import deployment, documents, instances, org, tasks
 from ..services.errors import ValidationFailed
 from . import schemas as s
 from .auth import current_user
@@ -249,36 +249,6 @@ class CompleteResource(MethodView):
         """Complete a task with form data."""
         instance = tasks.complete(current_user(), task_id, body["data"])
         return {"instance": _instance_view(instance)}
-
-
-@blp.route("/audit")
-class AuditResource(MethodView):
-    @blp.arguments(s.AuditArgsSchema, location="query")
-    @blp.response(200, s.AuditPageSchema)
-    @_responses(401, 403, 422)
-    def get(self, args: dict[str, Any]) -> dict[str, Any]:
-        """Audit events in the caller's scope (auditors and admins)."""
-        result = audit_log.events(
-            current_user(),
-            instance_id=args.get("instance_id"),
-            actor_name=args.get("actor"),
-            kind=args.get("kind"),
-            since=args.get("since"),
-            until=args.get("until"),
-            page=args["page"],
-            per_page=args["per_page"],
-        )
-        return _page(result, [audit.serialize(e) for e in result.items])
-
-
-@blp.route("/audit/verify")
-class AuditVerifyResource(MethodView):
-    @blp.response(200, s.VerifySchema)
-    @_responses(401, 403)
-    def get(self) -> dict[str, Any]:
-        """Recompute the audit hash chain."""
-        audit_log.require_reader(current_user())
-        return audit.verify()
 
 
 @blp.route("/instances/<int:instance_id>/attachments")

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+# Ids in queries must fit the id columns (32-bit on PostgreSQL): larger ones are refused
+# here (422) instead of failing in the database, possibly inside a streamed answer.
+DB_ID_RANGE = validate.Range(min=-(2**31), max=2**31 - 1)
+
 
 class ApiErrorSchema(Schema):
     message = fields.String(required=True)
@@ -78,6 +82,8 @@ class TaskSchema(Schema):
     created_at = fields.DateTime()
     claimed_by = fields.String(attribute="claimed_by_username", allow_none=True)
     title = fields.String(attribute="instance_title")
+    # Set in the caller's inbox: the away user this task is offered to, when seen as substitute.
+    on_behalf_of = fields.String(allow_none=True, dump_default=None)
 
 
 class TaskDetailSchema(TaskSchema):

@@ -2,13 +2,24 @@
 
 from .cache import DefinitionCache, definitions
 from .definitions import ParseResult, Problem, ProcessDefinition, UserTaskInfo, parse_bundle
-from .runtime import EngineError, ReadyTask, Runner, ServiceDispatcher, TaskNotReady
+from .runtime import (
+    EngineError,
+    MigrationBlocked,
+    MissingElement,
+    ReadyTask,
+    Runner,
+    ServiceDispatcher,
+    TaskNotReady,
+    migrate_state,
+)
 from .scripting import ScriptBudgetExceeded, ScriptError, ScriptRefused
 from .xml_safety import UnsafeXmlError, parse_xml
 
 __all__ = [
     "DefinitionCache",
     "EngineError",
+    "MigrationBlocked",
+    "MissingElement",
     "ParseResult",
     "Problem",
     "ProcessDefinition",
@@ -22,6 +33,7 @@ __all__ = [
     "UnsafeXmlError",
     "UserTaskInfo",
     "definitions",
+    "migrate_state",
     "parse_bundle",
     "parse_xml",
 ]

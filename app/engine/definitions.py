@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from lxml import etree
-from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
-from .scripting import ScriptError, compile_expression, compile_script
-from .xml_safety import UnsafeXmlError, parse_xml
+from . import gateways, source_checks
+from .xml_safety import UnsafeXmlError, describe_syntax_error, parse_xml
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 BPMNDI_NS = "http://www.omg.org/spec/BPMN/20100524/DI"
@@ -33,6 +33,7 @@ class Problem:
     element_id: str | None
     message: str
     severity: str = "error"
+    code: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         """Return the report row as sent to clients."""
@@ -41,6 +42,7 @@ class Problem:
             "element_id": self.element_id,
             "message": self.message,
             "severity": self.severity,
+            "code": self.code,
         }
 
 
@@ -91,6 +93,7 @@ class ParseResult:
 
     definitions: dict[str, ProcessDefinition] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    documents: dict[str, Any] = field(default_factory=dict)  # file -> well-formed BPMN root
 
     @property
     def ok(self) -> bool:
@@ -102,120 +105,194 @@ def _is_dmn(root: etree._Element) -> bool:
     return etree.QName(root).namespace in DMN_NAMESPACES
 
 
-def _element_id_from(exc: Exception) -> str | None:
+def _element_id_from(exc: Exception, root: etree._Element | None = None) -> str | None:
     for attr in ("id", "node_id", "task_id"):
         value = getattr(exc, attr, None)
         if value:
             return str(value)
+    task_spec = getattr(exc, "task_spec", None)
+    if task_spec is not None and getattr(task_spec, "bpmn_id", None):
+        return str(task_spec.bpmn_id)
+    line = getattr(exc, "line_number", None)
+    if root is not None and isinstance(line, int):
+        return source_checks.element_at_line(root, line)
+    return None
+
+
+_SPIFF_MESSAGES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"^No start event found"), "в процессе нет стартового события"),
+    (
+        re.compile(r"^There is no support implemented for this task type"),
+        "этот тип элемента движок не поддерживает",
+    ),
+    (
+        re.compile(r"^A Service Task must have an operator"),
+        "у сервисной задачи не указана операция (spiffworkflow:serviceTaskOperator)",
+    ),
+    (
+        re.compile(r"^Non-default exclusive outgoing sequence flow without condition"),
+        "исходящий поток шлюза без условия и не по умолчанию",
+    ),
+    (re.compile(r"^Unknown Time Specification"), "неизвестный вид таймера"),
+    (re.compile(r"^Time Specification Error\. ?(.*)"), "ошибка в выражении таймера: {0}"),
+    (re.compile(r"^Duplicate process ID: (.*)"), "идентификатор процесса {0} повторяется"),
+    (
+        re.compile(r'^No DMN Diagram available with id "([^"]*)"'),
+        "нет таблицы решений DMN с идентификатором «{0}» (добавьте файл .dmn)",
+    ),
+    (re.compile(r"^No decisions found"), "в файле DMN нет решений"),
+    (
+        re.compile(r"^Multiple decision tables are not current supported"),
+        "поддерживается только одна таблица решений в файле DMN",
+    ),
+    (
+        re.compile(r"^A SubWorkflow Must contain an End event"),
+        "в подпроцессе нет конечного события",
+    ),
+    (
+        re.compile(r"^Exactly one start event is required in a SubWorkflow"),
+        "в подпроцессе должно быть ровно одно стартовое событие",
+    ),
+    (
+        re.compile(r'^No "calledElement" attribute for Call Activity'),
+        "у вызова процесса нет атрибута calledElement",
+    ),
+    (
+        re.compile(r"^Multiple outgoing flows are not supported for tasks of type"),
+        "у задачи такого типа не может быть нескольких исходящих потоков",
+    ),
+    (
+        re.compile(r"^Invalid Script Task\.\s+No Script Provided"),
+        "у скриптовой задачи нет сценария",
+    ),
+    (re.compile(r"^Process (\S+) is not executable"), "процесс {0} не исполняемый"),
+    (
+        re.compile(r"^Conditional event definition with missing condition"),
+        "у условного события нет условия",
+    ),
+    (re.compile(r"^Cannot resolve (data\w+Association) (.*)"), "не найдена связь данных {1}"),
+]
+
+
+def _spiff_problem(name: str, root: etree._Element | None, exc: Exception) -> Problem:
+    """SpiffWorkflow's message, translated and tied to the element it names."""
+    raw = str(getattr(exc, "args", [""])[0] if getattr(exc, "args", None) else exc).strip()
+    text = raw
+    for pattern, template in _SPIFF_MESSAGES:
+        match = pattern.match(raw)
+        if match:
+            text = template.format(*match.groups())
+            break
+    element_id = _element_id_from(exc, root)
+    where = ""
+    if element_id and root is not None:
+        element = next(
+            (e for e in root.iter() if isinstance(e.tag, str) and e.get("id") == element_id), None
+        )
+        if element is not None:
+            where = f" {source_checks.short_tag(element.tag)} {source_checks.label(element)}"
+    return Problem(
+        name,
+        element_id,
+        f"SpiffWorkflow не может разобрать{where}: {text}",
+        code="spiff_parse",
+    )
+
+
+def _load(name: str, content: bytes, problems: list[Problem]) -> etree._Element | None:
+    try:
+        return parse_xml(content)
+    except UnsafeXmlError as exc:
+        problems.append(Problem(name, None, str(exc), code=exc.code))
+    except etree.XMLSyntaxError as exc:
+        problems.append(Problem(name, None, describe_syntax_error(exc), code="not_well_formed"))
     return None
 
 
 def parse_bundle(files: dict[str, bytes]) -> ParseResult:
-    """Parse BPMN and DMN files together; every executable process becomes a definition."""
+    """Parse BPMN and DMN files together; every executable process becomes a definition.
+
+    Every file is checked on its own (hardened parse, the whole XSD error log, our rules on the
+    XML) before SpiffWorkflow sees it, so one broken element does not hide the others.
+    """
     result = ParseResult()
-    parser = SpiffBpmnParser(validator=VALIDATOR)
-    bpmn_roots: dict[str, etree._Element] = {}
+    parser = gateways.with_round_aware_joins(SpiffBpmnParser(validator=VALIDATOR))
+    roots: dict[str, etree._Element] = {}
+    file_of: dict[str, str] = {}
     for name, content in sorted(files.items()):
-        try:
-            root = parse_xml(content)
-        except UnsafeXmlError as exc:
-            result.problems.append(Problem(name, None, str(exc)))
+        root = _load(name, content, result.problems)
+        if root is None:
             continue
-        except etree.XMLSyntaxError as exc:
-            result.problems.append(Problem(name, None, f"XML не является корректным: {exc}"))
-            continue
-        try:
-            if _is_dmn(root):
+        if _is_dmn(root):
+            try:
                 parser.add_dmn_xml(root, filename=name)
-            elif etree.QName(root).namespace == BPMN_NS:
-                parser.add_bpmn_xml(root, filename=name)
-                bpmn_roots[name] = root
-            else:
-                result.problems.append(Problem(name, None, "Файл не является BPMN 2.0 или DMN."))
-        except ValidationException as exc:
-            line = f" (строка {exc.line_number})" if getattr(exc, "line_number", None) else ""
+            except (SpiffWorkflowException, etree.LxmlError, KeyError, ValueError) as exc:
+                result.problems.append(_spiff_problem(name, root, exc))
+            continue
+        if etree.QName(root).namespace != BPMN_NS or etree.QName(root).localname != "definitions":
             result.problems.append(
-                Problem(
-                    name, _element_id_from(exc), f"Не соответствует схеме BPMN 2.0{line}: {exc}"
-                )
+                Problem(name, None, "Файл не является BPMN 2.0 или DMN.", code="not_bpmn")
             )
-        except (SpiffWorkflowException, etree.LxmlError, KeyError, ValueError) as exc:
-            result.problems.append(Problem(name, _element_id_from(exc), f"Ошибка разбора: {exc}"))
-    if not result.ok:
-        return result
-    for name, root in bpmn_roots.items():
-        result.problems.extend(_check_source(name, root))
-    process_ids = parser.get_process_ids()
-    if not process_ids and bpmn_roots:
-        result.problems.append(
-            Problem(
-                next(iter(bpmn_roots)), None, 'Нет исполняемого процесса (isExecutable="true").'
-            )
+            continue
+        result.documents[name] = root
+        own = [
+            Problem(name, f.element_id, f.message, f.severity, f.code)
+            for f in source_checks.xsd_findings(root)
+        ]
+        schema_ok = not own
+        own.extend(
+            Problem(name, f.element_id, f.message, f.severity, f.code)
+            for f in source_checks.check_document(root)
         )
-    for key in process_ids:
+        result.problems.extend(own)
+        if not schema_ok:
+            continue
+        try:
+            parser.add_bpmn_xml(root, filename=name)
+        except (SpiffWorkflowException, etree.LxmlError, KeyError, ValueError) as exc:
+            result.problems.append(_spiff_problem(name, root, exc))
+            continue
+        roots[name] = root
+        for process in source_checks.Document(root).executable:
+            file_of[process.get("id")] = name
+    for key in parser.get_process_ids():
+        name = file_of.get(key, next(iter(roots), ""))
         try:
             spec = parser.get_spec(key)
             subprocess_specs = parser.get_subprocess_specs(key)
-        except (SpiffWorkflowException, ValidationException, KeyError, ValueError) as exc:
-            filename = getattr(exc, "file_name", None) or next(iter(bpmn_roots), "")
-            result.problems.append(
-                Problem(
-                    filename,
-                    _element_id_from(exc),
-                    f"SpiffWorkflow не может разобрать процесс: {exc}",
-                )
-            )
+        except (SpiffWorkflowException, etree.LxmlError, KeyError, ValueError) as exc:
+            filename = getattr(exc, "file_name", None) or name
+            problem = _spiff_problem(filename, roots.get(filename), exc)
+            if not _covered(problem, result.problems, roots.get(filename)):
+                result.problems.append(problem)
             continue
         result.definitions[key] = _describe(key, spec, subprocess_specs)
+    result.problems = _unique(result.problems)
     return result
 
 
-def _check_source(name: str, root: etree._Element) -> list[Problem]:
-    """Checks on the XML itself: diagram interchange, names, scripts and conditions compile."""
-    problems: list[Problem] = []
-    if not root.xpath(".//bpmndi:BPMNDiagram", namespaces=NS):
-        problems.append(
-            Problem(
-                name,
-                None,
-                "Нет графического описания диаграммы (BPMN DI): файл не откроется в редакторе.",
-                "warning",
-            )
-        )
-    for task in root.xpath(".//bpmn:userTask", namespaces=NS):
-        if not (task.get("name") or "").strip():
-            problems.append(
-                Problem(name, task.get("id"), "У пользовательской задачи нет названия.")
-            )
-    for script in root.xpath(".//bpmn:scriptTask/bpmn:script", namespaces=NS):
-        element_id = script.getparent().get("id")
-        try:
-            compile_script(script.text or "")
-        except ScriptError as exc:
-            problems.append(Problem(name, element_id, f"Сценарий отклонён: {exc}"))
-    for cond in root.xpath(".//bpmn:sequenceFlow/bpmn:conditionExpression", namespaces=NS):
-        element_id = cond.getparent().get("id")
-        try:
-            compile_expression(cond.text or "")
-        except ScriptError as exc:
-            problems.append(Problem(name, element_id, f"Условие отклонено: {exc}"))
-    for gateway in root.xpath(".//bpmn:exclusiveGateway | .//bpmn:inclusiveGateway", namespaces=NS):
-        gid = gateway.get("id")
-        outgoing = root.xpath(f".//bpmn:sequenceFlow[@sourceRef='{gid}']", namespaces=NS)
-        if len(outgoing) < 2:
-            continue
-        conditioned = [
-            f for f in outgoing if f.find(f"{{{BPMN_NS}}}conditionExpression") is not None
-        ]
-        if not gateway.get("default") and len(conditioned) < len(outgoing):
-            problems.append(
-                Problem(
-                    name,
-                    gid,
-                    "У шлюза нет потока по умолчанию, а не все исходящие потоки имеют условия.",
-                )
-            )
-    return problems
+def _covered(problem: Problem, found: list[Problem], root: etree._Element | None) -> bool:
+    """True when our own rules already reported an error on the element Spiff names."""
+    flagged = {p.element_id for p in found if p.severity == "error" and p.file == problem.file}
+    if problem.element_id in flagged:
+        return True
+    if root is not None and problem.element_id:
+        doc = source_checks.Document(root)
+        element = doc.by_id.get(problem.element_id)
+        if element is not None and element.get("sourceRef") in flagged:
+            return True
+    return False
+
+
+def _unique(problems: list[Problem]) -> list[Problem]:
+    seen: set[tuple[str, str | None, str]] = set()
+    result = []
+    for p in problems:
+        key = (p.file, p.element_id, p.message)
+        if key not in seen:
+            seen.add(key)
+            result.append(p)
+    return result
 
 
 def _describe(key: str, spec: Any, subprocess_specs: dict[str, Any]) -> ProcessDefinition:

@@ -13,6 +13,7 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
@@ -354,9 +355,26 @@ def _rebind(workflow: Any, spec: Any) -> None:
     for task in list(workflow.tasks.values()):
         task.task_spec = spec.task_specs[task.task_spec.name]
     for task in frontier:
-        task.task_spec._predict_hook(task)
-        for child in task.children:
-            child.task_spec._predict(child, mask=TaskState.PREDICTED_MASK | TaskState.FUTURE)
+        _predict_children(task)
+
+
+def _predict_children(task: Any) -> None:
+    """Predict a kept task's children as SpiffWorkflow would have when it reached it."""
+    parent = task.parent
+    if task.has_state(TaskState.WAITING) and isinstance(
+        getattr(parent, "task_spec", None), BoundaryEventSplit
+    ):
+        # Boundary events were predicted (as MAYBE) before the split made them wait.
+        saved = task._state
+        task._state = TaskState.MAYBE
+        try:
+            task.task_spec._predict_hook(task)
+        finally:
+            task._state = saved
+        return  # the split was already at the end of its look-ahead
+    task.task_spec._predict_hook(task)
+    for child in task.children:
+        child.task_spec._predict(child, mask=TaskState.PREDICTED_MASK | TaskState.FUTURE)
 
 
 def migrate_state(

@@ -110,6 +110,26 @@ def _guards() -> dict[str, Any]:
     }
 
 
+def _endless(loop: ast.While) -> bool:
+    """True for `while <truthy constant>:` whose body has no break of its own.
+
+    Only provably endless loops are refused when a diagram is deployed; any other loop that
+    runs too long is stopped at run time by the line and time budget.
+    """
+    if not (isinstance(loop.test, ast.Constant) and loop.test.value):
+        return False
+    stack: list[ast.AST] = list(loop.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Break):
+            return False
+        if isinstance(node, ast.While | ast.For | ast.AsyncFor):
+            stack.extend(node.orelse)  # a break in an inner loop's body ends only that loop
+        elif not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            stack.extend(ast.iter_child_nodes(node))
+    return True
+
+
 def _reject_forbidden_nodes(source: str, mode: str) -> None:
     try:
         tree = ast.parse(source, mode=mode)
@@ -130,6 +150,11 @@ def _reject_forbidden_nodes(source: str, mode: str) -> None:
             "__import__",
         }:
             raise ScriptRefused(f"Функция {node.id} в сценариях запрещена.")
+        if isinstance(node, ast.While) and _endless(node):
+            raise ScriptRefused(
+                f"Бесконечный цикл в строке {node.lineno}: у while с постоянно истинным "
+                "условием нет выхода (break)."
+            )
 
 
 @lru_cache(maxsize=2048)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -50,6 +50,12 @@ class User(db.Model):  # type: ignore[name-defined]
     password_hash: Mapped[str] = mapped_column(String(300))
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    # 'local': Argon2 password here; 'ldap': the password is checked by the directory.
+    auth_source: Mapped[str] = mapped_column(String(10), default="local", server_default="local")
+    # No usable password yet (imported or reset): set once with a one-time setup token.
+    must_set_password: Mapped[bool] = mapped_column(default=False, server_default=false())
+    password_setup_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    password_setup_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     grants: Mapped[list[RoleGrant]] = relationship(
         back_populates="user", foreign_keys="RoleGrant.user_id"
@@ -72,6 +78,9 @@ class RoleGrant(db.Model):  # type: ignore[name-defined]
     granted_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     source_instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    revoke_reason: Mapped[str | None] = mapped_column(Text)
 
     user: Mapped[User] = relationship(back_populates="grants", foreign_keys=[user_id])
     org_unit: Mapped[OrgUnit] = relationship()

@@ -120,6 +120,8 @@ class TaskCandidate(db.Model):  # type: ignore[name-defined]
     human_task_id: Mapped[int] = mapped_column(ForeignKey("human_task.id"), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), primary_key=True)
     reason: Mapped[str] = mapped_column(String(20), default="role")
+    # reason "substitute": the away user this candidate stands in for.
+    on_behalf_of_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
 
     task: Mapped[HumanTask] = relationship(back_populates="candidates")
-    user: Mapped[User] = relationship()
+    user: Mapped[User] = relationship(foreign_keys=[user_id])

@@ -140,26 +140,86 @@ def _iter_events(batch: int = 2000) -> Iterator[AuditEvent]:
         db.session.expunge_all()
 
 
+CHECKPOINT_KIND = "retention_purged"
+
+
+def retained_digest_line(seq: int, digest: str) -> bytes:
+    """One line of the digest over the events kept below a retention checkpoint."""
+    return f"{seq}:{digest}\n".encode("ascii")
+
+
+def latest_checkpoint() -> tuple[int, dict[str, Any]] | None:
+    """The newest retention checkpoint (its seq and payload), if events were ever purged."""
+    row = db.session.execute(
+        select(AuditEvent.seq, AuditEvent.payload)
+        .where(AuditEvent.kind == CHECKPOINT_KIND)
+        .order_by(AuditEvent.seq.desc())
+        .limit(1)
+    ).first()
+    return (int(row[0]), dict(row[1])) if row is not None else None
+
+
+def _broken(checked: int, seq: int, reason: str) -> dict[str, Any]:
+    return {"ok": False, "checked": checked, "first_bad_seq": seq, "reason": reason}
+
+
 def verify() -> dict[str, Any]:
-    """Recompute the whole chain; report the first sequence number whose link is broken."""
+    """Recompute the whole chain; report the first sequence number whose link is broken.
+
+    After a retention purge the events up to the latest checkpoint's `through_seq` are no
+    longer contiguous: there each kept event's own hash is checked (and its link where its
+    predecessor was kept too), and together they must match the checkpoint's count and
+    digest; from `through_seq` + 1 on, every link is checked from the checkpoint's hash.
+    """
+    checkpoint = latest_checkpoint()
+    through = int(checkpoint[1].get("through_seq", 0)) if checkpoint else 0
+    kept = hashlib.sha256()
+    kept_count = 0
     expected_prev = GENESIS_HASH
     expected_seq = 1
     checked = 0
+    segment_open = checkpoint is not None and through > 0
     for event in _iter_events():
-        broken = (
-            event.seq != expected_seq
-            or event.prev_hash != expected_prev
-            or event_hash(event) != event.hash
-        )
-        if broken:
-            return {"ok": False, "checked": checked, "first_bad_seq": event.seq}
+        if event.seq <= through:
+            if event_hash(event) != event.hash:
+                return _broken(checked, event.seq, "hash")
+            if event.seq == expected_seq and event.prev_hash != expected_prev:
+                return _broken(checked, event.seq, "link")
+            kept.update(retained_digest_line(event.seq, event.hash))
+            kept_count += 1
+        else:
+            if segment_open and checkpoint is not None:
+                segment_open = False
+                problem = _checkpoint_mismatch(checkpoint, kept_count, kept.hexdigest())
+                if problem is not None:
+                    return _broken(checked, problem, "checkpoint")
+                expected_prev, expected_seq = checkpoint[1]["through_hash"], through + 1
+            if event.seq != expected_seq:
+                return _broken(checked, expected_seq, "missing")
+            if event.prev_hash != expected_prev:
+                return _broken(checked, event.seq, "link")
+            if event_hash(event) != event.hash:
+                return _broken(checked, event.seq, "hash")
         checked += 1
         expected_prev = event.hash
         expected_seq = event.seq + 1
+    if segment_open and checkpoint is not None:
+        # Nothing after the purged stretch: the checkpoint itself is gone.
+        return _broken(checked, checkpoint[0], "checkpoint")
     head = db.session.get(AuditHead, 1)
-    if head is not None and (head.last_seq != checked or head.last_hash != expected_prev):
-        return {"ok": False, "checked": checked, "first_bad_seq": checked + 1}
-    return {"ok": True, "checked": checked, "first_bad_seq": None}
+    if head is not None and (head.last_seq != expected_seq - 1 or head.last_hash != expected_prev):
+        return _broken(checked, expected_seq, "missing")
+    return {"ok": True, "checked": checked, "first_bad_seq": None, "reason": None}
+
+
+def _checkpoint_mismatch(
+    checkpoint: tuple[int, dict[str, Any]], kept_count: int, kept_digest: str
+) -> int | None:
+    """The checkpoint's seq when the kept events below it are not those it recorded."""
+    seq, payload = checkpoint
+    if payload.get("retained_count") != kept_count or payload.get("retained_digest") != kept_digest:
+        return seq
+    return None
 
 
 def serialize(event: AuditEvent) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import ApiToken, User
 from ..models.base import utcnow
-from . import audit
+from . import audit, ldap_auth
 from .errors import AuthenticationFailed
 from .uow import transaction
 
@@ -44,10 +44,13 @@ def issue_token(username: str, password: str, ttl_hours: int) -> tuple[str, User
         user = db.session.execute(
             select(User).where(User.username == username)
         ).scalar_one_or_none()
-        ok = check_password(user, password) and user is not None and user.is_active
+        check = ldap_auth.check_login(username, password, user)
+        user, ok = check.user, check.ok
         if not ok or user is None:
             audit.record(
-                "login_failed", None, payload={"username": username[:150], "channel": "api"}
+                "login_failed",
+                None,
+                payload={"username": username[:150], "channel": "api", **check.audit},
             )
             failed = True
         else:
@@ -62,7 +65,7 @@ def issue_token(username: str, password: str, ttl_hours: int) -> tuple[str, User
             )
             audit.record("login_succeeded", user, payload={"channel": "api"})
     if failed:
-        raise AuthenticationFailed("Неверное имя пользователя или пароль.")
+        raise check.error or AuthenticationFailed("Неверное имя пользователя или пароль.")
     assert user is not None
     return token, user
 
@@ -92,3 +95,36 @@ def revoke_token(token: str) -> None:
         if row is not None and row.revoked_at is None:
             row.revoked_at = utcnow()
             audit.record("logout", row.user, payload={"channel": "api"})
+
+
+def login(username: str, password: str) -> User:
+    """Check web credentials and return the user; success and failure are audited (web)."""
+    with transaction():
+        user = db.session.execute(
+            select(User).where(User.username == username)
+        ).scalar_one_or_none()
+        check = ldap_auth.check_login(username, password, user)
+        user, ok = check.user, check.ok
+        if ok:
+            audit.record("login_succeeded", user, payload={"channel": "web"})
+        else:
+            audit.record(
+                "login_failed",
+                None,
+                payload={"username": username[:150], "channel": "web", **check.audit},
+            )
+    if not ok or user is None:
+        raise check.error or AuthenticationFailed("Неверное имя пользователя или пароль.")
+    return user
+
+
+def logout(user: User) -> None:
+    """Record the end of a web session."""
+    with transaction():
+        audit.record("logout", user, payload={"channel": "web"})
+
+
+def active_user(user_id: int) -> User | None:
+    """The active user with this id (the web session's user), or None."""
+    user = db.session.get(User, user_id)
+    return user if user is not None and user.is_active else None

@@ -12,12 +12,11 @@ from typing import Any
 from sqlalchemy import func, select
 
 from .. import engine
+from ..engine.source_checks import Document
 from ..extensions import db
-from ..models import TIERS, ProcessVersion, User
-from . import audit
+from ..models import ProcessVersion, User
+from . import audit, validation_rules
 from .errors import NotAllowed, ValidationFailed
-from .forms import check_schema
-from .roles import ROLES
 from .uow import transaction
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
@@ -55,15 +54,6 @@ def bundle_from_directory(processes_dir: Path, forms_dir: Path) -> Bundle:
     return bundle
 
 
-def _find_form(bundle_forms: dict[str, Any], fallback: dict[str, Any], ref: str) -> Any:
-    if ref in bundle_forms:
-        return bundle_forms[ref]
-    by_name = [v for k, v in bundle_forms.items() if k.rsplit("/", 1)[-1] == ref.rsplit("/", 1)[-1]]
-    if len(by_name) == 1:
-        return by_name[0]
-    return fallback.get(ref)
-
-
 def _latest(key: str) -> ProcessVersion | None:
     return db.session.execute(
         select(ProcessVersion)
@@ -71,88 +61,6 @@ def _latest(key: str) -> ProcessVersion | None:
         .order_by(ProcessVersion.version.desc())
         .limit(1)
     ).scalar_one_or_none()
-
-
-def _parse_forms(bundle: Bundle, problems: list[engine.Problem]) -> dict[str, Any]:
-    forms: dict[str, Any] = {}
-    for name, content in bundle.forms.items():
-        if len(content) > MAX_FILE_BYTES:
-            problems.append(engine.Problem(name, None, "Файл формы слишком большой."))
-            continue
-        try:
-            forms[name] = json.loads(content.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            problems.append(engine.Problem(name, None, f"Файл формы не является JSON: {exc}"))
-    return forms
-
-
-def _domain_checks(
-    definition: engine.ProcessDefinition,
-    forms: dict[str, Any],
-    fallback: dict[str, Any],
-    source: str,
-) -> tuple[list[engine.Problem], dict[str, Any]]:
-    problems: list[engine.Problem] = []
-    used: dict[str, Any] = {}
-    for lane in definition.lanes:
-        if lane not in ROLES:
-            problems.append(
-                engine.Problem(
-                    source, None, f"Дорожка «{lane}» не является ролью из каталога ролей."
-                )
-            )
-    if definition.scope_tier not in TIERS:
-        problems.append(
-            engine.Problem(
-                source,
-                definition.key,
-                "Стартовое событие должно задавать scopeTier: " + ", ".join(TIERS) + ".",
-            )
-        )
-    if not definition.start_lane:
-        problems.append(
-            engine.Problem(
-                source,
-                definition.key,
-                "Стартовое событие должно лежать на дорожке роли, которая запускает процесс.",
-            )
-        )
-    refs = [(definition.key, definition.start_form)] if definition.start_form else []
-    for task in definition.user_tasks.values():
-        if not task.lane:
-            problems.append(
-                engine.Problem(source, task.bpmn_id, "Пользовательская задача вне дорожки роли.")
-            )
-        if not task.form:
-            problems.append(
-                engine.Problem(
-                    source,
-                    task.bpmn_id,
-                    "У пользовательской задачи нет формы (formJsonSchemaFilename).",
-                )
-            )
-        else:
-            refs.append((task.bpmn_id, task.form))
-        if not task.documentation:
-            problems.append(
-                engine.Problem(
-                    source,
-                    task.bpmn_id,
-                    "Не указано правовое основание (documentation).",
-                    "warning",
-                )
-            )
-    for element_id, ref in refs:
-        schema = _find_form(forms, fallback, ref)
-        if schema is None:
-            problems.append(engine.Problem(source, element_id, f"Файл формы «{ref}» не найден."))
-            continue
-        reason = check_schema(schema)
-        if reason:
-            problems.append(engine.Problem(ref, element_id, reason))
-            continue
-        used[ref] = schema
-    return problems, used
 
 
 def _version_hash(files: dict[str, str], forms: dict[str, Any]) -> str:
@@ -166,6 +74,9 @@ def _version_hash(files: dict[str, str], forms: dict[str, Any]) -> str:
     return digest.hexdigest()
 
 
+version_hash = _version_hash  # the designer's dry run tells whether an upload is a new version
+
+
 @dataclass
 class _Candidate:
     definition: engine.ProcessDefinition
@@ -176,7 +87,7 @@ class _Candidate:
 def validate_bundle(bundle: Bundle) -> tuple[list[_Candidate], list[engine.Problem]]:
     """Everything the deploy checks, without writing: candidates per process and the report."""
     problems: list[engine.Problem] = []
-    forms = _parse_forms(bundle, problems)
+    forms = validation_rules.parse_forms(bundle.forms)
     dmn_files = {n: c for n, c in bundle.sources.items() if n.endswith(".dmn")}
     decision_files: dict[str, str] = {}
     for name, content in dmn_files.items():
@@ -185,23 +96,42 @@ def validate_bundle(bundle: Bundle) -> tuple[list[_Candidate], list[engine.Probl
     candidates: list[_Candidate] = []
     bpmn_files = {n: c for n, c in bundle.sources.items() if not n.endswith(".dmn")}
     if not bpmn_files:
-        problems.append(engine.Problem("", None, "Нет ни одного файла .bpmn."))
+        problems.append(engine.Problem("", None, "Нет ни одного файла .bpmn.", code="no_bpmn"))
     for name, content in bpmn_files.items():
         if len(content) > MAX_FILE_BYTES:
-            problems.append(engine.Problem(name, None, "Файл слишком большой."))
+            problems.append(
+                engine.Problem(
+                    name,
+                    None,
+                    f"Файл больше допустимого размера ({MAX_FILE_BYTES // 1024} КБ).",
+                    code="too_large",
+                )
+            )
             continue
         text = content.decode("utf-8", "replace")
         needed = {decision_files[d] for d in _DECISION_REF.findall(text) if d in decision_files}
         parsed = engine.parse_bundle({name: content, **{d: dmn_files[d] for d in needed}})
         problems.extend(parsed.problems)
+        root = parsed.documents.get(name)
+        if root is None:
+            continue
+        for process_id in _executable_ids(root):
+            latest = _latest(process_id)
+            forms.deployed[process_id] = latest.forms if latest else {}
+        report = validation_rules.check_document(name, root, forms)
+        problems.extend(report.problems)
         for definition in parsed.definitions.values():
-            latest = _latest(definition.key)
-            fallback = latest.forms if latest else {}
-            found, used = _domain_checks(definition, forms, fallback, name)
-            problems.extend(found)
             files = {name: text, **{d: dmn_files[d].decode("utf-8") for d in needed}}
+            used = report.forms_by_key.get(definition.key, {})
             candidates.append(_Candidate(definition, files, used))
+    for form_name, reason in forms.broken.items():
+        if form_name not in forms.referenced:
+            problems.append(engine.Problem(form_name, None, reason, code="form_file"))
     return candidates, problems
+
+
+def _executable_ids(root: Any) -> list[str]:
+    return [p.get("id") for p in Document(root).executable if p.get("id")]
 
 
 def deploy(bundle: Bundle, actor: User | None) -> tuple[list[DeployOutcome], list[engine.Problem]]:

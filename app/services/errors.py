@@ -32,6 +32,10 @@ class Conflict(ServiceError):
     status = 409
 
 
+class ConcurrentUpdate(Conflict):
+    """Another transaction changed the same rows first; the use case may be run again."""
+
+
 class ValidationFailed(ServiceError):
     """The submitted data is invalid; errors name the fields."""
 
@@ -42,3 +46,9 @@ class AuthenticationFailed(ServiceError):
     """Wrong credentials, or a missing, expired, revoked or forged token."""
 
     status = 401
+
+
+class DirectoryUnavailable(AuthenticationFailed):
+    """The directory (LDAP) a login needs does not answer; local accounts are unaffected."""
+
+    status = 503

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from .. import engine
 from ..extensions import db
 from ..models import AuditEvent, HumanTask, OrgUnit, ProcessInstance, TaskCandidate, User
-from . import assignment, audit, forms
+from . import assignment, audit, forms, personal_data
 from .deployment import definition_for, latest_version
 from .errors import NotAllowed, NotFound, ValidationFailed
 from .operations import OperationContext
@@ -47,7 +47,15 @@ def start_instance(
                 ]
             },
         )
-    if not version.start_role or not assignment.holds_role_on_path(actor, version.start_role, unit):
+    # A municipal process may be started from a school of the municipality (the ММА applicant).
+    starts_below = bool(
+        version.start_role
+        and assignment.units_with_role(actor, [version.start_role])
+        & assignment.subtree_ids([unit.id])
+    )
+    if not version.start_role or not (
+        starts_below or assignment.holds_role_on_path(actor, version.start_role, unit)
+    ):
         raise NotAllowed(f"У вас нет права запускать «{version.name}» в «{unit.name}».")
     definition = definition_for(version)
     start_data = _start_data(version.forms, definition, data or {})
@@ -124,6 +132,7 @@ def get_instance(actor: User, instance_id: int) -> ProcessInstance:
     instance = db.session.get(ProcessInstance, instance_id)
     if instance is None or not may_view(actor, instance):
         raise NotFound("Экземпляр процесса не найден.")
+    personal_data.record_view(actor, instance, resource="instance")
     return instance
 
 

@@ -9,7 +9,9 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import OrgUnit, ProcessInstance, RoleGrant, User
-from . import assignment, audit
+from ..models.base import utcnow
+from . import assignment, audit, notifications
+from .calendar import CalendarError, working_days_value, working_deadline
 from .roles import ROLES
 
 Operation = Callable[["OperationContext", dict[str, Any], dict[str, Any]], Any]
@@ -103,7 +105,22 @@ def notify(ctx: OperationContext, params: dict[str, Any], data: dict[str, Any]) 
             "role": params.get("role"),
         },
     )
+    notifications.process_message(
+        ctx.instance, recipients, message, params.get("title"), params.get("event")
+    )
     return {"sent": len(recipients)}
+
+
+@operation("working_deadline")
+def working_deadline_op(ctx: OperationContext, params: dict[str, Any], data: dict[str, Any]) -> Any:
+    """ISO date-time of the end of the n-th working day from now (for timeDate timers)."""
+    try:
+        count = working_days_value(params.get("workingDays"), data)
+    except CalendarError as exc:
+        raise OperationFailed(str(exc)) from exc
+    if count is None:
+        raise OperationFailed("Не задано число рабочих дней (параметр workingDays).")
+    return working_deadline(utcnow(), count).isoformat()
 
 
 @operation("generate_document")

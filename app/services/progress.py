@@ -10,9 +10,9 @@ from .. import engine
 from ..extensions import db
 from ..models import HumanTask, OrgUnit, ProcessInstance, TaskCandidate, User
 from ..models.base import utcnow
-from . import assignment, audit
+from . import assignment, audit, notifications, substitution
+from .calendar import task_due_at
 from .deployment import definition_for
-from .durations import due_from
 from .errors import ValidationFailed
 from .operations import OperationContext, OperationFailed
 
@@ -113,6 +113,7 @@ def _offer(instance: ProcessInstance, task: engine.ReadyTask, actor: User | None
         created_at=utcnow(),
     )
     row.candidates = [TaskCandidate(user_id=u.id, reason=reason) for u in users]
+    substitutes = substitution.add_substitute_candidates(row, users)
     db.session.add(row)
     db.session.flush()
     audit.record(
@@ -127,14 +128,16 @@ def _offer(instance: ProcessInstance, task: engine.ReadyTask, actor: User | None
             "lane": task.lane,
             "offered_to": [u.username for u in users],
             "reason": reason,
+            "substitutes": {s.username: away.username for s, away in substitutes},
             "legal_basis": task.documentation,
         },
     )
+    notifications.task_offered(row, [*users, *(s for s, _ in substitutes)])
     return row
 
 
 def _due(task: engine.ReadyTask) -> Any:
     try:
-        return due_from(utcnow(), task.properties.get("dueIn"), task.data)
+        return task_due_at(utcnow(), task.properties, task.data)
     except ValueError:
         return None

@@ -5,16 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import func, or_, select
 
 from .. import engine
 from ..extensions import db
 from ..models import HumanTask, ProcessInstance, TaskCandidate, User
 from ..models.base import utcnow
-from . import assignment, audit, forms
+from . import assignment, audit, forms, personal_data, signatures, substitution
 from .errors import Conflict, NotAllowed, NotFound, ValidationFailed
 from .progress import load_runner, persist, run_engine
-from .uow import transaction
+from .uow import retry_on_concurrent_update, transaction
 
 
 @dataclass
@@ -28,9 +28,8 @@ class Page:
 
 
 def _offered_to(user: User) -> Any:
-    return exists().where(
-        TaskCandidate.human_task_id == HumanTask.id, TaskCandidate.user_id == user.id
-    )
+    # Offered to the user, or to someone the user substitutes now (services/substitution.py).
+    return substitution.offered_to(user)
 
 
 def inbox(actor: User, scope: str = "mine", page: int = 1, per_page: int = 50) -> Page:
@@ -57,18 +56,23 @@ def inbox(actor: User, scope: str = "mine", page: int = 1, per_page: int = 50) -
         .scalars()
         .all()
     )
-    return Page(list(rows), total, page, per_page)
+    behalf = substitution.on_behalf_of(actor, rows)
+    return Page([InboxItem(t, behalf.get(t.id)) for t in rows], total, page, per_page)
+
+
+class InboxItem:
+    """A listed task as its reader sees it: on_behalf_of names the away user it is offered to."""
+
+    def __init__(self, task: HumanTask, on_behalf_of: str | None) -> None:
+        self._task = task
+        self.on_behalf_of = on_behalf_of
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._task, name)
 
 
 def _is_candidate(task: HumanTask, user: User) -> bool:
-    return (
-        db.session.execute(
-            select(TaskCandidate.user_id).where(
-                TaskCandidate.human_task_id == task.id, TaskCandidate.user_id == user.id
-            )
-        ).first()
-        is not None
-    )
+    return substitution.is_offered(task.id, user)  # directly, or as a substitute in force
 
 
 def _get(actor: User, task_id: int) -> HumanTask:
@@ -102,6 +106,7 @@ def _require_actor(task: HumanTask, actor: User) -> None:
 def get_task(actor: User, task_id: int) -> tuple[HumanTask, dict[str, Any] | None, dict[str, Any]]:
     """The task, its form schema and the process data it shows."""
     task = _get(actor, task_id)
+    personal_data.record_view(actor, task.instance, resource="task", task_id=task.id)
     form = task.instance.version.forms.get(task.form) if task.form else None
     data: dict[str, Any] = {}
     if task.status == "open":
@@ -112,11 +117,15 @@ def get_task(actor: User, task_id: int) -> tuple[HumanTask, dict[str, Any] | Non
     return task, form, data
 
 
+@retry_on_concurrent_update
 def claim(actor: User, task_id: int) -> HumanTask:
     """Take an offered task into work."""
     with transaction():
         task = _get(actor, task_id)
         _require_open(task)
+        if task.claimed_by_id not in (None, actor.id):
+            # Losing a race for a task is a conflict, whether by a millisecond or a minute.
+            raise Conflict(f"Задачу уже взял в работу {task.claimed_by_username}.")
         _require_actor(task, actor)
         if task.claimed_by_id == actor.id:
             return task
@@ -132,6 +141,7 @@ def claim(actor: User, task_id: int) -> HumanTask:
     return task
 
 
+@retry_on_concurrent_update
 def unclaim(actor: User, task_id: int) -> HumanTask:
     """Return a claimed task to everyone it is offered to."""
     with transaction():
@@ -151,6 +161,7 @@ def unclaim(actor: User, task_id: int) -> HumanTask:
     return task
 
 
+@retry_on_concurrent_update
 def delegate(actor: User, task_id: int, username: str) -> HumanTask:
     """Hand a task to a colleague holding the same role in scope."""
     with transaction():
@@ -189,6 +200,7 @@ def delegate(actor: User, task_id: int, username: str) -> HumanTask:
     return task
 
 
+@retry_on_concurrent_update
 def complete(actor: User, task_id: int, data: Any) -> ProcessInstance:
     """Complete a task with form data; the workflow advances in the same transaction."""
     with transaction():
@@ -230,5 +242,6 @@ def complete(actor: User, task_id: int, data: Any) -> ProcessInstance:
                 "legal_basis": task.documentation,
             },
         )
+        signatures.record_if_signing(actor, task, instance)
         persist(instance, runner, actor)
     return instance

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import ParamSpec, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..extensions import db
-from .errors import Conflict
+from .errors import ConcurrentUpdate, Conflict
+
+T = TypeVar("T")
+P = ParamSpec("P")
+_ATTEMPTS = 3
+_log = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -20,7 +28,7 @@ def transaction() -> Iterator[None]:
         db.session.commit()
     except StaleDataError as exc:
         db.session.rollback()
-        raise Conflict(
+        raise ConcurrentUpdate(
             "Данные изменены другим пользователем одновременно с вами. "
             "Обновите страницу и повторите."
         ) from exc
@@ -30,3 +38,26 @@ def transaction() -> Iterator[None]:
     except BaseException:
         db.session.rollback()
         raise
+
+
+def retry_on_concurrent_update(use_case: Callable[P, T]) -> Callable[P, T]:
+    """Run a use case again (up to 3 times) when another transaction changed its rows first.
+
+    Each attempt is a whole transaction that re-reads and re-checks everything, so a retry
+    either applies the actor's intent to the new state (e.g. the other branch of a parallel
+    gateway) or fails with the real reason (the task was completed meanwhile); nothing of the
+    lost attempt survives its rollback.
+    """
+
+    @functools.wraps(use_case)
+    def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        for attempt in range(1, _ATTEMPTS + 1):
+            try:
+                return use_case(*args, **kwargs)
+            except ConcurrentUpdate:
+                if attempt == _ATTEMPTS:
+                    raise
+                _log.warning("%s: concurrent update, attempt %d", use_case.__name__, attempt + 1)
+        raise AssertionError("unreachable")
+
+    return run

@@ -65,7 +65,7 @@ def test_claim_unclaim_delegate(api: ApiClient, seeded: Any) -> None:
     me = f"mo_head.{SCHOOL}"
     claimed = api.post(f"/tasks/{task['id']}/claim", me).get_json()
     assert claimed["claimed_by"] == me
-    assert api.post(f"/tasks/{task['id']}/claim", "mo_head2").status_code == 403
+    assert api.post(f"/tasks/{task['id']}/claim", "mo_head2").status_code == 409
     assert api.post(f"/tasks/{task['id']}/unclaim", me).get_json()["claimed_by"] is None
     resp = api.post(f"/tasks/{task['id']}/delegate", me, json={"username": "teacher.luga-school-1"})
     assert resp.status_code == 422

@@ -1,0 +1,290 @@
+"""Retention of the audit log: what is past its retention period, and the audited purge.
+
+Each process key has a retention period in years (config RETENTION_YEARS, "default" for the
+rest). An instance is past retention when it ended before `as_of` minus its process's period.
+Nothing is deleted by the report; `purge` deletes the audit events of such instances only when
+called with confirm=True, refuses to run on a chain that does not verify, and records a
+`retention_purged` checkpoint in the same transaction. The checkpoint holds what verification
+needs to go on working without the deleted events (see audit.verify and docs/audit.md):
+
+- through_seq / through_hash: the highest seq the purges have reached and that event's hash,
+  from which the links of every later event are checked as before;
+- retained_count / retained_digest: the number of kept events up to through_seq and a SHA-256
+  over their "seq:hash" lines, so a kept event removed or altered later is still detected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, cast
+
+from flask import current_app
+from sqlalchemy import CursorResult, and_, delete, exists, false, func, or_, select
+
+from ..extensions import db
+from ..models import AuditEvent, AuditHead, ProcessInstance, User
+from ..models.base import utcnow
+from . import audit
+from .errors import Conflict, ValidationFailed
+from .uow import transaction
+
+DEFAULT_KEY = "default"
+_BATCH = 2000
+
+
+def retention_years(process_key: str) -> int:
+    """The retention period of a process, in years."""
+    table: dict[str, int] = current_app.config.get("RETENTION_YEARS", {}) or {}
+    return int(table.get(process_key, table.get(DEFAULT_KEY, 5)))
+
+
+def years_before(moment: datetime, years: int) -> datetime:
+    """The same calendar moment `years` earlier (29 February becomes 28 February)."""
+    try:
+        return moment.replace(year=moment.year - years)
+    except ValueError:
+        return moment.replace(year=moment.year - years, day=28)
+
+
+def _expired_condition(as_of: datetime) -> Any:
+    """Instances past retention at as_of: ended before as_of minus their process's period."""
+    keys = db.session.execute(select(ProcessInstance.process_key).distinct()).scalars().all()
+    if not keys:
+        return false()
+    return or_(
+        *[
+            and_(
+                ProcessInstance.process_key == key,
+                ProcessInstance.ended_at.is_not(None),
+                ProcessInstance.ended_at < years_before(as_of, retention_years(key)),
+            )
+            for key in keys
+        ]
+    )
+
+
+@dataclass
+class RetentionRow:
+    """Per process: its period, and the instances and events past it."""
+
+    process_key: str
+    years: int
+    cutoff: datetime
+    instances: int = 0
+    events: int = 0
+    oldest_end: datetime | None = None
+    newest_end: datetime | None = None
+
+
+@dataclass
+class RetentionReport:
+    """What is past retention at a moment; nothing is deleted by producing it."""
+
+    as_of: datetime
+    rows: list[RetentionRow] = field(default_factory=list)
+
+    @property
+    def instances(self) -> int:
+        """Instances past retention, all processes."""
+        return sum(r.instances for r in self.rows)
+
+    @property
+    def events(self) -> int:
+        """Audit events of those instances."""
+        return sum(r.events for r in self.rows)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {
+            "as_of": self.as_of,
+            "instances": self.instances,
+            "events": self.events,
+            "processes": [r.__dict__ for r in self.rows],
+        }
+
+
+def _check_as_of(as_of: datetime | None) -> datetime:
+    now = utcnow()
+    if as_of is None:
+        return now
+    if as_of.tzinfo is None:
+        raise ValidationFailed(
+            "Укажите дату с часовым поясом.", {"before": ["Нет часового пояса."]}
+        )
+    if as_of > now:
+        raise ValidationFailed(
+            "Дата не может быть в будущем.",
+            {"before": ["Сроки хранения считаются не позже текущего момента."]},
+        )
+    return as_of
+
+
+def report(as_of: datetime | None = None, unit_ids: set[int] | None = None) -> RetentionReport:
+    """Per process: instances past retention at as_of (default now) and their event counts."""
+    moment = _check_as_of(as_of)
+    scope: list[Any] = []
+    if unit_ids is not None:
+        scope.append(ProcessInstance.org_unit_id.in_(sorted(unit_ids)))
+    keys = (
+        db.session.execute(
+            select(ProcessInstance.process_key).where(*scope).distinct().order_by("process_key")
+        )
+        .scalars()
+        .all()
+    )
+    result = RetentionReport(as_of=moment)
+    for key in keys:
+        years = retention_years(key)
+        cutoff = years_before(moment, years)
+        expired = and_(
+            ProcessInstance.process_key == key,
+            ProcessInstance.ended_at.is_not(None),
+            ProcessInstance.ended_at < cutoff,
+            *scope,
+        )
+        count, oldest, newest = db.session.execute(
+            select(
+                func.count(ProcessInstance.id),
+                func.min(ProcessInstance.ended_at),
+                func.max(ProcessInstance.ended_at),
+            ).where(expired)
+        ).one()
+        events = db.session.execute(
+            select(func.count(AuditEvent.seq)).where(
+                AuditEvent.instance_id.in_(select(ProcessInstance.id).where(expired))
+            )
+        ).scalar_one()
+        result.rows.append(
+            RetentionRow(
+                process_key=key,
+                years=years,
+                cutoff=cutoff,
+                instances=int(count),
+                events=int(events),
+                oldest_end=oldest,
+                newest_end=newest,
+            )
+        )
+    return result
+
+
+@dataclass
+class PurgeResult:
+    """What a purge did (or would do, when not confirmed)."""
+
+    before: datetime
+    confirmed: bool
+    instances: int
+    events: int
+    checkpoint_seq: int | None = None
+    through_seq: int | None = None
+    per_process: dict[str, int] = field(default_factory=dict)
+
+
+def _kept_digest(through_seq: int) -> tuple[int, str]:
+    """Count and SHA-256 of the "seq:hash" lines of the events kept up to through_seq."""
+    digest = hashlib.sha256()
+    count = 0
+    after = 0
+    while True:
+        rows = db.session.execute(
+            select(AuditEvent.seq, AuditEvent.hash)
+            .where(AuditEvent.seq > after, AuditEvent.seq <= through_seq)
+            .order_by(AuditEvent.seq)
+            .limit(_BATCH)
+        ).all()
+        if not rows:
+            return count, digest.hexdigest()
+        for seq, digest_hex in rows:
+            digest.update(audit.retained_digest_line(seq, digest_hex))
+        count += len(rows)
+        after = rows[-1].seq
+
+
+def purge(before: datetime, *, confirm: bool, actor: User | None = None) -> PurgeResult:
+    """Delete the audit events of instances past retention at `before` (only with confirm).
+
+    Without confirm it only counts. The chain must verify first: purging a tampered log would
+    destroy the evidence. The deletion and its checkpoint event are one transaction.
+    """
+    moment = _check_as_of(before)
+    # Expired instances that still have events (those purged before are left out).
+    expired = select(ProcessInstance.id).where(
+        _expired_condition(moment),
+        exists().where(AuditEvent.instance_id == ProcessInstance.id),
+    )
+    per_process = dict(
+        db.session.execute(
+            select(ProcessInstance.process_key, func.count(AuditEvent.seq))
+            .join(AuditEvent, AuditEvent.instance_id == ProcessInstance.id)
+            .where(ProcessInstance.id.in_(expired))
+            .group_by(ProcessInstance.process_key)
+        )
+        .tuples()
+        .all()
+    )
+    instance_count = db.session.execute(
+        select(func.count()).select_from(expired.subquery())
+    ).scalar_one()
+    events = sum(per_process.values())
+    result = PurgeResult(moment, confirm, int(instance_count), int(events), per_process=per_process)
+    if not confirm or events == 0:
+        db.session.rollback()
+        return result
+    check = audit.verify()
+    if not check["ok"]:
+        db.session.rollback()
+        raise Conflict(
+            f"Цепочка аудита нарушена (событие № {check['first_bad_seq']}): удаление по сроку "
+            "хранения запрещено, пока нарушение не расследовано."
+        )
+    with transaction():
+        # Take the chain lock first: nothing may be appended while the checkpoint is computed.
+        db.session.execute(
+            select(AuditHead).where(AuditHead.id == 1).with_for_update()
+        ).scalar_one()
+        previous = audit.latest_checkpoint()
+        prev_through = int(previous[1]["through_seq"]) if previous else 0
+        max_purged = db.session.execute(
+            select(func.max(AuditEvent.seq)).where(AuditEvent.instance_id.in_(expired))
+        ).scalar_one()
+        if max_purged >= prev_through:
+            through_seq = int(max_purged)
+            through_hash = db.session.execute(
+                select(AuditEvent.hash).where(AuditEvent.seq == through_seq)
+            ).scalar_one()
+        else:
+            assert previous is not None
+            through_seq, through_hash = prev_through, previous[1]["through_hash"]
+        instance_ids = sorted(db.session.execute(expired).scalars().all())
+        deleted = cast(
+            CursorResult[Any],
+            db.session.execute(
+                delete(AuditEvent)
+                .where(AuditEvent.instance_id.in_(expired))
+                .execution_options(synchronize_session=False)
+            ),
+        ).rowcount
+        kept_count, kept_digest = _kept_digest(through_seq)
+        checkpoint = audit.record(
+            audit.CHECKPOINT_KIND,
+            actor,
+            payload={
+                "before": moment.isoformat(),
+                "retention_years": {k: retention_years(k) for k in sorted(per_process)},
+                "instances": len(instance_ids),
+                "instance_ids": instance_ids,
+                "events": int(deleted),
+                "per_process": per_process,
+                "through_seq": through_seq,
+                "through_hash": through_hash,
+                "retained_count": kept_count,
+                "retained_digest": kept_digest,
+            },
+        )
+    result.events = int(deleted)
+    result.checkpoint_seq = checkpoint.seq
+    result.through_seq = through_seq
+    return result
