@@ -284,6 +284,9 @@ def _covered(problem: Problem, found: list[Problem], root: etree._Element | None
     return False
 
 
+MAX_PROBLEMS_PER_KIND = 50
+
+
 def _unique(problems: list[Problem]) -> list[Problem]:
     seen: set[tuple[str, str | None, str]] = set()
     result = []
@@ -292,6 +295,29 @@ def _unique(problems: list[Problem]) -> list[Problem]:
         if key not in seen:
             seen.add(key)
             result.append(p)
+    return limit_problems(result)
+
+
+def limit_problems(problems: list[Problem], per_kind: int = MAX_PROBLEMS_PER_KIND) -> list[Problem]:
+    """At most per_kind rows of one kind (file, code, severity), then one row with the rest."""
+    counts: dict[tuple[str, str, str], int] = {}
+    result = []
+    for p in problems:
+        kind = (p.file, p.code, p.severity)
+        counts[kind] = counts.get(kind, 0) + 1
+        if not p.code or counts[kind] <= per_kind:
+            result.append(p)
+    for (file, code, severity), number in counts.items():
+        if code and number > per_kind:
+            result.append(
+                Problem(
+                    file,
+                    None,
+                    f"… и ещё {number - per_kind} замечаний того же вида ({code}).",
+                    severity,
+                    code,
+                )
+            )
     return result
 
 

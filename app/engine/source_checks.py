@@ -100,19 +100,24 @@ def is_flow_node(element: Any) -> bool:
 
 def element_at_line(root: Any, line: int | None) -> str | None:
     """The id of the innermost element that starts on a line (or its nearest ancestor's)."""
-    if not line:
-        return None
-    found = None
-    for element in root.iter():
-        if not isinstance(element.tag, str):
-            continue
-        if element.sourceline == line:
+    return _LineIndex(root).element_at(line)
+
+
+class _LineIndex:
+    """Element ids by the line their element starts on, built once per document."""
+
+    def __init__(self, root: Any) -> None:
+        self.by_line: dict[int, str | None] = {}
+        for element in root.iter():
+            if not isinstance(element.tag, str) or not element.sourceline:
+                continue
             found = element
-        elif element.sourceline and element.sourceline > line:
-            break
-    while found is not None and not found.get("id"):
-        found = found.getparent()
-    return found.get("id") if found is not None else None
+            while found is not None and not found.get("id"):
+                found = found.getparent()
+            self.by_line[element.sourceline] = found.get("id") if found is not None else None
+
+    def element_at(self, line: int | None) -> str | None:
+        return self.by_line.get(line) if line else None
 
 
 class Document:
@@ -157,8 +162,9 @@ def xsd_findings(root: Any) -> list[Finding]:
     schema = VALIDATOR.validator
     if schema.validate(root):
         return []
-    findings = []
-    seen = set()
+    lines = _LineIndex(root)
+    findings: list[Finding] = []
+    seen: set[tuple[int, str]] = set()
     for error in schema.error_log:
         message = _translate_xsd(error.message)
         key = (error.line, message)
@@ -167,7 +173,7 @@ def xsd_findings(root: Any) -> list[Finding]:
         seen.add(key)
         findings.append(
             Finding(
-                element_at_line(root, error.line),
+                lines.element_at(error.line),
                 f"Не соответствует схеме BPMN 2.0 (строка {error.line}): {message}",
                 code="xsd",
             )

@@ -137,7 +137,8 @@ def _iter_events(batch: int = 2000) -> Iterator[AuditEvent]:
             return
         yield from rows
         last = rows[-1].seq
-        db.session.expunge_all()
+        for row in rows:  # only our rows: the caller's objects stay in its session
+            db.session.expunge(row)
 
 
 CHECKPOINT_KIND = "retention_purged"

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from .. import engine
+from ..engine.definitions import limit_problems
 from ..engine.source_checks import Document
 from ..extensions import db
 from ..models import ProcessVersion, User
@@ -127,7 +128,7 @@ def validate_bundle(bundle: Bundle) -> tuple[list[_Candidate], list[engine.Probl
     for form_name, reason in forms.broken.items():
         if form_name not in forms.referenced:
             problems.append(engine.Problem(form_name, None, reason, code="form_file"))
-    return candidates, problems
+    return candidates, limit_problems(problems)
 
 
 def _executable_ids(root: Any) -> list[str]:

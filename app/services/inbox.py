@@ -19,14 +19,11 @@ from ..models import HumanTask, OrgUnit, ProcessInstance, ProcessVersion, RoleGr
 from ..models.base import utcnow
 from . import substitution
 from .errors import NotAllowed
+from .roles import ZONE_ROLES
 
 TABS = ("mine", "available", "zone")
 DUE_STATES = ("overdue", "today", "none")
 SORT_KEYS = ("process", "task", "subject", "org_unit", "created", "due", "claimed_by")
-# Holders of these roles see every open task in the units under the one where they hold it.
-ZONE_ROLES = frozenset(
-    {"mms_head", "municipal_head", "director", "region_official", "admin", "auditor"}
-)
 MAX_PER_PAGE = 100
 
 

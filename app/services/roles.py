@@ -44,3 +44,7 @@ ROLES: dict[str, Role] = {
 }
 
 SUPERVISORY_ROLES = frozenset({"auditor", "admin"})
+# Holders of these roles oversee the open work in every unit under the one where they hold it.
+ZONE_ROLES = frozenset(
+    {"mms_head", "municipal_head", "director", "region_official", "admin", "auditor"}
+)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from app.engine.xml_safety import MAX_XML_BYTES
+from app.engine.xml_safety import MAX_XML_BYTES, MAX_XML_ELEMENTS
 from app.extensions import db
 from app.models import ProcessVersion
 from app.services import deployment
@@ -27,6 +27,13 @@ def _oversize() -> dict[str, bytes]:
         f"{KEY}.bpmn": v1_source()
         .replace("<bpmn:collaboration", padding + "<bpmn:collaboration", 1)
         .encode()
+    }
+
+
+def _many_elements() -> dict[str, bytes]:
+    tasks = "".join(f'<bpmn:task id="T{i}" />' for i in range(MAX_XML_ELEMENTS + 1))
+    return {
+        f"{KEY}.bpmn": v1_source().replace("</bpmn:process>", tasks + "</bpmn:process>").encode()
     }
 
 
@@ -51,6 +58,7 @@ HOSTILE: dict[str, tuple[Callable[[], dict[str, bytes]], dict[str, bytes], str |
         "Слишком глубокая вложенность XML",
     ),
     "oversize_bpmn": (_oversize, {}, None, "больше допустимого размера"),
+    "too_many_elements": (_many_elements, {}, None, "Слишком много элементов XML"),
     "utf16": (
         lambda: {
             f"{KEY}.bpmn": v1_source()
@@ -137,3 +145,15 @@ def test_xxe_never_reads_the_file(ctx: Any) -> None:
     result = parse_bundle({"xxe.bpmn": (CORPUS / "xxe_external_entity.bpmn").read_bytes()})
     assert result.definitions == {}
     assert all("root:" not in p.message for p in result.problems)
+
+
+def test_a_long_report_is_capped_per_kind(ctx: Any) -> None:
+    from app.engine import parse_bundle
+    from app.engine.definitions import MAX_PROBLEMS_PER_KIND
+
+    tasks = "".join(f'<bpmn:task id="Loose_{i}" />' for i in range(300))
+    source = v1_source().replace("</bpmn:process>", tasks + "</bpmn:process>")
+    problems = parse_bundle({f"{KEY}.bpmn": source.encode()}).problems
+    unreachable = [p for p in problems if p.code == "unreachable"]
+    assert len(unreachable) == MAX_PROBLEMS_PER_KIND + 1
+    assert "… и ещё 250 замечаний того же вида" in unreachable[-1].message

@@ -214,3 +214,15 @@ def form_preview() -> Any:
     designer.require_designer(actor())
     text = request.get_data(as_text=True)[: deployment.MAX_FILE_BYTES]
     return render_template("designer/_form_preview.html", preview=_preview(text))
+
+
+@bp.app_context_processor
+def _designer_link() -> dict[str, Any]:
+    """Whether the navbar shows «Процессы» (process designers and administrators)."""
+
+    def show() -> bool:
+        from flask_login import current_user
+
+        return bool(current_user.is_authenticated and designer.may_design(actor()))
+
+    return {"show_designer_link": show}
