@@ -11,6 +11,7 @@ from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
+from ..extensions import csrf
 from ..services.errors import ServiceError
 
 _HTTP_MESSAGES = {
@@ -124,13 +125,17 @@ def init_api(app: Flask) -> None:
     api = Api(app, spec_kwargs={"info": {"description": "REST API системы процессов РСНМС"}})
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     _harden_responses(app)
-    api.register_blueprint(blp)
-    api.register_blueprint(designer_blp)
-    api.register_blueprint(audit_blp)
-    api.register_blueprint(notifications_blp)
-    api.register_blueprint(admin_blp)
-    api.register_blueprint(register_blp)
-    api.register_blueprint(signatures_blp)
+    for blueprint in (
+        blp,
+        designer_blp,
+        audit_blp,
+        notifications_blp,
+        admin_blp,
+        register_blp,
+        signatures_blp,
+    ):
+        csrf.exempt(blueprint)  # the API authenticates with bearer tokens, not cookies
+        api.register_blueprint(blueprint)
 
     @app.errorhandler(ServiceError)
     def _service_error(exc: ServiceError) -> Any:

@@ -7,6 +7,7 @@ the name and current roles for everyone else.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from flask import Response, current_app, request
@@ -14,12 +15,11 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from ..extensions import csrf
 from ..models import Substitution
 from ..services import admin, admin_users, my_data, org_import, substitution
 from ..services.errors import ValidationFailed
 from .auth import current_user
-from .schemas import ApiErrorSchema, PageArgsSchema
+from .schemas import PageArgsSchema, error_responses
 
 blp = Blueprint(
     "admin_api",
@@ -27,17 +27,10 @@ blp = Blueprint(
     url_prefix="/api/v1",
     description="Администрирование: организации, пользователи, роли, замещения, импорт",
 )
-csrf.exempt(blp)  # bearer tokens, not cookies: no CSRF token on API calls
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 
 
-def _responses(*codes: int) -> Any:
-    def wrap(func: Any) -> Any:
-        for code in codes:
-            func = blp.alt_response(code, schema=ApiErrorSchema, description="Ошибка")(func)
-        return func
-
-    return wrap
+_responses = partial(error_responses, blp)
 
 
 # --- schemas --------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ retention report and instance timelines; and the rule that auditors only read.""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from flask import Response, jsonify, request, stream_with_context
@@ -150,13 +151,7 @@ class TimelineSchema(Schema):
     events = fields.List(fields.Nested(s.AuditEventSchema))
 
 
-def _responses(*codes: int) -> Any:
-    def wrap(func: Any) -> Any:
-        for code in codes:
-            func = blp.alt_response(code, schema=s.ApiErrorSchema, description="Ошибка")(func)
-        return func
-
-    return wrap
+_responses = partial(s.error_responses, blp)
 
 
 def audit_filter(args: dict[str, Any]) -> AuditFilter:

@@ -10,7 +10,6 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate, validates_schema
 from marshmallow.exceptions import ValidationError
 
-from ..extensions import csrf
 from ..services import deployment, designer, instance_migration, process_compare
 from . import schemas as s
 from .auth import current_user
@@ -21,7 +20,6 @@ blp = Blueprint(
     url_prefix="/api/v1",
     description="Разработка процессов: версии, проверка, сравнение, перенос экземпляров",
 )
-csrf.exempt(blp)  # bearer tokens, not cookies, as for the rest of the API
 
 
 class DesignerReportRowSchema(Schema):

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from ..extensions import csrf
 from ..services import notifications, timers
 from .auth import current_user
-from .schemas import ApiErrorSchema, PageArgsSchema
+from .schemas import PageArgsSchema, error_responses
 
 blp = Blueprint(
     "notifications",
@@ -19,16 +19,9 @@ blp = Blueprint(
     url_prefix="/api/v1",
     description="Уведомления, настройки уведомлений и просроченные задачи",
 )
-csrf.exempt(blp)  # bearer tokens, not cookies: no CSRF token on API calls
 
 
-def _responses(*codes: int) -> Any:
-    def wrap(func: Any) -> Any:
-        for code in codes:
-            func = blp.alt_response(code, schema=ApiErrorSchema, description="Ошибка")(func)
-        return func
-
-    return wrap
+_responses = partial(error_responses, blp)
 
 
 class NotificationSchema(Schema):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -12,7 +13,7 @@ from marshmallow import Schema, fields, validate
 
 from ..services import mma_register
 from .auth import current_user
-from .schemas import ApiErrorSchema, PageArgsSchema
+from .schemas import PageArgsSchema, error_responses
 
 blp = Blueprint(
     "register",
@@ -22,13 +23,7 @@ blp = Blueprint(
 )
 
 
-def _responses(*codes: int) -> Any:
-    def wrap(func: Any) -> Any:
-        for code in codes:
-            func = blp.alt_response(code, schema=ApiErrorSchema, description="Ошибка")(func)
-        return func
-
-    return wrap
+_responses = partial(error_responses, blp)
 
 
 class RegisterArgsSchema(PageArgsSchema):

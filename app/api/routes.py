@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -26,13 +27,7 @@ _ERRORS = {
 }
 
 
-def _responses(*codes: int) -> Any:
-    def wrap(func: Any) -> Any:
-        for code in codes:
-            func = blp.alt_response(code, schema=s.ApiErrorSchema, description="Ошибка")(func)
-        return func
-
-    return wrap
+_responses = partial(s.error_responses, blp)
 
 
 def _page(result: tasks.Page, items: list[Any] | None = None) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import Schema, fields, validate
 
 # Ids in queries must fit the id columns (32-bit on PostgreSQL): larger ones are refused
@@ -159,6 +161,17 @@ class VerifySchema(Schema):
     ok = fields.Boolean()
     checked = fields.Integer()
     first_bad_seq = fields.Integer(allow_none=True)
+
+
+def error_responses(blueprint: Any, *codes: int) -> Any:
+    """Document the {message, errors} error body for each status code on an endpoint."""
+
+    def wrap(func: Any) -> Any:
+        for code in codes:
+            func = blueprint.alt_response(code, schema=ApiErrorSchema, description="Ошибка")(func)
+        return func
+
+    return wrap
 
 
 def page_schema(item: type[Schema], name: str) -> type[Schema]:

@@ -34,10 +34,6 @@ def init_web(app: Flask) -> None:
     login_manager.login_message_category = "warning"
     login_manager.user_loader(common.load_user)
 
-    from ..api.routes import blp as api_blueprint
-
-    csrf.exempt(api_blueprint)  # the API authenticates with bearer tokens, not cookies
-
     from .admin import bp as admin_bp
     from .audit import bp as audit_bp
     from .auth import bp as auth_bp
