@@ -20,6 +20,7 @@ org_cli = AppGroup("org", help="Организации и пользовател
 processes_cli = AppGroup("processes", help="Развёртывание процессов.")
 audit_cli = AppGroup("audit", help="Журнал аудита.")
 users_cli = AppGroup("users", help="Учётные записи пользователей.")
+monitoring_cli = AppGroup("monitoring", help="Сводные данные мониторинга.")
 
 
 @demo_cli.command("seed")
@@ -263,7 +264,7 @@ def audit_retention_report(as_of: str | None) -> None:
 @click.option("--before", required=True, help="Удалить то, чей срок хранения истёк до этой даты.")
 @click.option("--confirm", is_flag=True, help="Действительно удалить (без флага — только подсчёт).")
 def audit_purge(before: str, confirm: bool) -> None:
-    """Delete the audit events of instances past retention; audited, leaves a checkpoint."""
+    """Delete instances past retention with their events and rows; audited, leaves a checkpoint."""
     moment = _moment(before, "--before")
     assert moment is not None
     try:
@@ -271,17 +272,21 @@ def audit_purge(before: str, confirm: bool) -> None:
     except ServiceError as exc:
         _fail(exc)
     details = ", ".join(f"{k}: {v}" for k, v in sorted(result.per_process.items())) or "—"
+    rows = ", ".join(f"{k}: {v}" for k, v in sorted(result.rows.items())) or "—"
+    cut = ", ".join(f"{k}: {v}" for k, v in sorted(result.detached.items())) or "—"
     if not confirm:
         click.echo(
             f"Проверка: к удалению экземпляров {result.instances}, событий {result.events} "
-            f"({details}). Ничего не удалено: добавьте --confirm."
+            f"({details}); строк по таблицам: {rows}; ссылок, которые будут обнулены: {cut}. "
+            "Ничего не удалено: добавьте --confirm."
         )
         return
     if result.checkpoint_seq is None:
-        click.echo("Нечего удалять: нет событий с истёкшим сроком хранения.")
+        click.echo("Нечего удалять: нет экземпляров с истёкшим сроком хранения.")
         return
     click.echo(
-        f"Удалено событий {result.events} по {result.instances} экземплярам ({details}). "
+        f"Удалено событий {result.events} по {result.instances} экземплярам ({details}); "
+        f"строк по таблицам: {rows}; обнулено ссылок: {cut}. "
         f"Контрольная точка — событие № {result.checkpoint_seq} (охватывает до № "
         f"{result.through_seq}); проверка цепочки: flask audit verify."
     )
@@ -323,7 +328,16 @@ def users_deactivate(username: str, reason: str) -> None:
     click.echo(f"Пользователь {username} отключён.")
 
 
+@monitoring_cli.command("rebuild")
+def monitoring_rebuild() -> None:
+    """Fill the monitoring summary for instances started before it existed; recount rollups."""
+    from .services import monitoring_facts
+
+    added, total = monitoring_facts.rebuild()
+    click.echo(f"Добавлено сводных записей: {added}; всего: {total}. Итоги пересчитаны.")
+
+
 def register_cli(app: Flask) -> None:
     """Attach the command groups to the app."""
-    for group in (demo_cli, org_cli, processes_cli, audit_cli, jobs_cli, users_cli):
+    for group in (demo_cli, org_cli, processes_cli, audit_cli, jobs_cli, users_cli, monitoring_cli):
         app.cli.add_command(group)

@@ -87,6 +87,11 @@ class Config:
         else os.environ["SESSION_COOKIE_SECURE"].lower() in ("1", "true", "yes")
     )
     WTF_CSRF_TIME_LIMIT: int | None = None  # the token lives as long as the session
+    # Login lockout (web form and API token): failures of one username within the window lock
+    # it for the lockout period (audited login_locked); docs/security.md.
+    LOGIN_MAX_FAILURES = int(os.environ.get("LOGIN_MAX_FAILURES", "5"))
+    LOGIN_FAILURE_WINDOW_MINUTES = int(os.environ.get("LOGIN_FAILURE_WINDOW_MINUTES", "15"))
+    LOGIN_LOCKOUT_MINUTES = int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15"))
 
     # Deadlines, timers and notifications (docs/deadlines.md).
     JOBS_EMBEDDED = _flag("JOBS_EMBEDDED", True)

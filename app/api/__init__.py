@@ -117,10 +117,12 @@ def init_api(app: Flask) -> None:
     from .admin import blp as admin_blp
     from .audit import blp as audit_blp
     from .designer import blp as designer_blp
+    from .monitoring import blp as monitoring_blp
     from .notifications import blp as notifications_blp
     from .register import blp as register_blp
     from .routes import blp
     from .signatures import blp as signatures_blp
+    from .task_drafts import blp as task_drafts_blp
 
     api = Api(app, spec_kwargs={"info": {"description": "REST API системы процессов РСНМС"}})
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
@@ -133,6 +135,8 @@ def init_api(app: Flask) -> None:
         admin_blp,
         register_blp,
         signatures_blp,
+        task_drafts_blp,
+        monitoring_blp,
     ):
         csrf.exempt(blueprint)  # the API authenticates with bearer tokens, not cookies
         api.register_blueprint(blueprint)

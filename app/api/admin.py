@@ -1,4 +1,4 @@
-"""REST API of administration: org units, users, role grants, substitutions, import, my data.
+"""REST API of administration: org units, users, grants, substitutions, tasks, import, my data.
 
 Every call is checked by the services against the caller's admin scope. User records are
 serialised by what the caller may see: the full record for the user's admin (and the user),
@@ -16,16 +16,16 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from ..models import Substitution
-from ..services import admin, admin_users, my_data, org_import, substitution
+from ..services import admin, admin_users, my_data, org_import, substitution, task_admin
 from ..services.errors import ValidationFailed
 from .auth import current_user
-from .schemas import PageArgsSchema, error_responses
+from .schemas import DB_ID_RANGE, PageArgsSchema, error_responses
 
 blp = Blueprint(
     "admin_api",
     __name__,
     url_prefix="/api/v1",
-    description="Администрирование: организации, пользователи, роли, замещения, импорт",
+    description="Администрирование: организации, пользователи, роли, замещения, задачи, импорт",
 )
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 
@@ -194,6 +194,42 @@ class ImportReportSchema(Schema):
 
 class MyDataArgsSchema(Schema):
     download = fields.Boolean(load_default=False)
+
+
+class AdminTaskSchema(Schema):
+    id = fields.Integer()
+    instance_id = fields.Integer()
+    instance_title = fields.String()
+    process_key = fields.String()
+    bpmn_id = fields.String()
+    name = fields.String()
+    lane = fields.String(allow_none=True)
+    org_unit_id = fields.Integer(allow_none=True)
+    created_at = fields.DateTime()
+    due_at = fields.DateTime(allow_none=True)
+    claimed_by = fields.String(attribute="claimed_by_username", allow_none=True)
+    offered_to = fields.Method("_offered_to")
+
+    def _offered_to(self, obj: Any) -> list[str]:
+        return sorted(c.user.username for c in obj.candidates)
+
+
+class AdminTaskPageSchema(Schema):
+    items = fields.List(fields.Nested(AdminTaskSchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+
+
+class AdminTaskArgsSchema(PageArgsSchema):
+    q = fields.String(load_default="", validate=validate.Length(max=200))
+    org_unit_id = fields.Integer(load_default=None, allow_none=True, validate=DB_ID_RANGE)
+    assignee = fields.String(load_default=None, allow_none=True)
+
+
+class ReassignSchema(Schema):
+    username = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=150))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
 
 # --- org units ------------------------------------------------------------------------------
@@ -453,6 +489,42 @@ class SubstitutionCancelResource(MethodView):
     def post(self, body: dict[str, Any], substitution_id: int) -> Substitution:
         """End a substitution now (or drop a planned one)."""
         return substitution.cancel(current_user(), substitution_id, body["reason"])
+
+
+# --- open tasks: reassignment by an admin -----------------------------------------------------
+
+
+@blp.route("/admin/tasks")
+class AdminTasksResource(MethodView):
+    @blp.arguments(AdminTaskArgsSchema, location="query")
+    @blp.response(200, AdminTaskPageSchema)
+    @_responses(401, 403, 422)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Open human tasks in the caller's admin scope (q: name or title; assignee "-": free)."""
+        result = task_admin.open_tasks(
+            current_user(),
+            q=args["q"],
+            org_unit_id=args["org_unit_id"],
+            assignee=args["assignee"],
+            page=args["page"],
+            per_page=args["per_page"],
+        )
+        return {
+            "items": result.items,
+            "total": result.total,
+            "page": result.page,
+            "per_page": result.per_page,
+        }
+
+
+@blp.route("/admin/tasks/<int:task_id>/reassign")
+class AdminTaskReassignResource(MethodView):
+    @blp.arguments(ReassignSchema)
+    @blp.response(200, AdminTaskSchema)
+    @_responses(401, 403, 404, 409, 422)
+    def post(self, body: dict[str, Any], task_id: int) -> Any:
+        """Give an open task to another holder of its lane role (username null: release it)."""
+        return task_admin.reassign(current_user(), task_id, body["username"], body["reason"])
 
 
 # --- import ---------------------------------------------------------------------------------

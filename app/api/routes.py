@@ -70,7 +70,7 @@ class _TaskDetail:
 class TokenResource(MethodView):
     @blp.arguments(s.TokenRequestSchema)
     @blp.response(200, s.TokenSchema)
-    @_responses(401, 422)
+    @_responses(401, 422, 429)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Exchange username and password for a bearer token."""
         ttl = current_app.config["TOKEN_TTL_HOURS"]

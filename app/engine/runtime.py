@@ -14,12 +14,17 @@ from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScript
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    TimerEventDefinition,
+)
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskState
 
-from . import scripting
+from . import compaction, scripting
 from .definitions import ProcessDefinition
 
 ServiceDispatcher = Callable[[str, dict[str, Any], dict[str, Any]], Any]
@@ -86,6 +91,7 @@ class _SpeclessWorkflowConverter(BpmnWorkflowConverter):
         dct = WorkflowConverter.to_dict(self, workflow)
         dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
         dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        dct[compaction.HISTORY_ATTR] = compaction.history(workflow)
         return dct
 
     def from_dict(
@@ -101,6 +107,7 @@ class _SpeclessWorkflowConverter(BpmnWorkflowConverter):
         self.set_default_attributes(workflow, dct)
         self.subprocesses_from_dict(dct["subprocesses"], workflow)
         workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        setattr(workflow, compaction.HISTORY_ATTR, dct.pop(compaction.HISTORY_ATTR, []))
         return workflow
 
 
@@ -111,6 +118,7 @@ def _make_serializer() -> BpmnWorkflowSerializer:
 
 
 _SERIALIZER = _make_serializer()
+_PAST = "1970-01-01T00:00:00+00:00"
 STATE_FORMAT = "spiff-3.2-specless-1"
 
 
@@ -152,8 +160,15 @@ class Runner:
         definition: ProcessDefinition,
         data: dict[str, Any],
         dispatcher: ServiceDispatcher | None = None,
+        *,
+        start_timer_fired: bool = False,
     ) -> Runner:
-        """Create a workflow with start data and run it to its first wait state."""
+        """Create a workflow with start data and run it to its first wait state.
+
+        start_timer_fired: the instance is created by the scheduler for an occurrence of its
+        timer start event, so the start event goes on at once (a cycle does not repeat inside
+        the instance; the next occurrence is a new instance).
+        """
         workflow = BpmnWorkflow(
             definition.spec,
             definition.subprocess_specs,
@@ -161,6 +176,14 @@ class Runner:
         )
         for task in workflow.get_tasks(state=TaskState.READY):
             task.data.update(data)
+        if start_timer_fired:
+            for task in workflow.get_tasks(spec_class=StartEvent):
+                definition_ = task.task_spec.event_definition
+                if isinstance(definition_, CycleTimerEventDefinition):
+                    # One round that is already due, then the cycle is over.
+                    task._set_internal_data(event_value={"cycles": 1, "next": _PAST, "duration": 0})
+                elif isinstance(definition_, TimerEventDefinition):
+                    task._set_internal_data(event_fired=True)
         runner = cls(definition, workflow)
         runner.advance()
         return runner
@@ -177,7 +200,13 @@ class Runner:
         return cls(definition, workflow)
 
     def dump(self) -> str:
-        """Serialise the workflow state (without the spec) to JSON."""
+        """Serialise the workflow state (without the spec) to JSON, finished history pruned.
+
+        compaction.compact() drops the tasks the engine no longer reads, so the state, and
+        the time to load and run it, does not grow with the rounds an instance has been
+        through (and the tree never reaches SpiffWorkflow's depth limit of 1000).
+        """
+        compaction.compact(self.workflow)
         return _SERIALIZER.serialize_json(self.workflow)
 
     def advance(self) -> None:
@@ -254,13 +283,14 @@ class Runner:
 
     def completed_path(self) -> list[str]:
         """BPMN ids of the diagram elements completed so far, in the order they finished."""
-        done = [
-            t
+        items = [(at, str(bpmn_id)) for bpmn_id, at, *_ in compaction.history(self.workflow)]
+        items += [
+            (t.last_state_change, str(t.task_spec.bpmn_id))
             for t in self.workflow.get_tasks(state=TaskState.COMPLETED)
             if getattr(t.task_spec, "bpmn_id", None)
         ]
-        done.sort(key=lambda t: t.last_state_change)
-        return [str(t.task_spec.bpmn_id) for t in done]
+        items.sort(key=lambda item: item[0])
+        return [bpmn_id for _at, bpmn_id in items]
 
     def waits_only_on_events(self) -> bool:
         """True when nothing is ready for a person and the workflow waits on timers/messages."""
@@ -343,6 +373,28 @@ def migration_blockers(workflow: BpmnWorkflow, new: ProcessDefinition) -> list[M
                 missing[element_id] = MissingElement(
                     element_id, getattr(spec, "bpmn_name", None) or "", waiting
                 )
+    # Steps passed in rounds that compaction dropped from the tree still count as passed.
+    names = {wf.spec.name: wf.spec for wf in _workflows(workflow)}
+    for bpmn_id, _at, *rest in compaction.history(workflow):
+        process = rest[0] if rest else workflow.spec.name
+        target = new.spec if process == workflow.spec.name else new.subprocess_specs.get(process)
+        if target is not None and any(
+            getattr(s, "bpmn_id", None) == bpmn_id for s in target.task_specs.values()
+        ):
+            continue
+        if bpmn_id not in missing:
+            old_spec = names.get(process)
+            name = ""
+            if old_spec is not None:
+                name = next(
+                    (
+                        getattr(s, "bpmn_name", None) or ""
+                        for s in old_spec.task_specs.values()
+                        if getattr(s, "bpmn_id", None) == bpmn_id
+                    ),
+                    "",
+                )
+            missing[bpmn_id] = MissingElement(bpmn_id, name, False)
     return sorted(missing.values(), key=lambda m: (not m.waiting, m.element_id))
 
 

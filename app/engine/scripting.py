@@ -2,7 +2,9 @@
 
 SpiffWorkflow's default environment is plain eval/exec with every builtin. Here scripts are
 compiled by RestrictedPython: no imports, no underscore attributes, a whitelist of builtins,
-bounded loops and bounded ranges, and a time budget enforced by a line tracer.
+bounded loops and bounded ranges, and a time budget enforced by a line tracer. Operations that
+could build a huge value in one step are guarded, and the data a run holds is measured
+(`script_limits`); a MemoryError or RecursionError stops only the script, never the worker.
 """
 
 from __future__ import annotations
@@ -16,18 +18,22 @@ from types import CodeType, FrameType
 from typing import Any
 
 from RestrictedPython import compile_restricted_eval, compile_restricted_exec, safe_builtins
-from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
+from RestrictedPython.Eval import default_guarded_getiter
 from RestrictedPython.Guards import (
     full_write_guard,
     guarded_iter_unpack_sequence,
     guarded_unpack_sequence,
-    safer_getattr,
 )
+
+from . import script_limits
+from .script_limits import LimitingTransformer, ScriptTooLarge
 
 SCRIPT_FILENAME = "<bpmn-script>"
 MAX_RANGE = 100_000
 MAX_LINES = 200_000
 MAX_SECONDS = 2.0
+_TOO_DEEP = "Выражение вложено слишком глубоко, чтобы его разобрать; разбейте его на части."
+LIVE_CHECK_LINES = 1_000  # how often the data held by a running script is measured
 
 
 class ScriptError(Exception):
@@ -43,7 +49,7 @@ class ScriptRefused(ScriptError):
 
 
 class ScriptBudgetExceeded(ScriptError):
-    """A script ran longer than its budget."""
+    """A script ran longer than its budget or built more data than it may."""
 
 
 def _limited_range(*args: int) -> range:
@@ -53,11 +59,20 @@ def _limited_range(*args: int) -> range:
     return result
 
 
+def _append(a: Any, b: Any) -> Any:
+    """`a += b`: the old `a` is usually dropped, so only the part added is counted."""
+    if isinstance(a, str | bytes | list | tuple) and isinstance(b, str | bytes | list | tuple):
+        if len(a) + len(b) > script_limits.MAX_VALUE:
+            return script_limits.guarded_add(a, b)  # refuses with the size in the message
+        script_limits.guarded_star(b)
+    return a + b
+
+
 def _inplacevar(op: str, x: Any, y: Any) -> Any:
     operations: dict[str, Callable[[Any, Any], Any]] = {
-        "+=": lambda a, b: a + b,
+        "+=": _append,
         "-=": lambda a, b: a - b,
-        "*=": lambda a, b: a * b,
+        "*=": script_limits.guarded_mul,
         "/=": lambda a, b: a / b,
         "//=": lambda a, b: a // b,
         "%=": lambda a, b: a % b,
@@ -91,6 +106,7 @@ def _builtins() -> dict[str, Any]:
     names = {k: v for k, v in safe_builtins.items() if k not in _FORBIDDEN_BUILTINS}
     names.update(_ALLOWED_EXTRA_BUILTINS)
     names["range"] = _limited_range
+    names.update(script_limits.builtins_overrides())
     return names
 
 
@@ -100,8 +116,7 @@ _BUILTINS = _builtins()
 def _guards() -> dict[str, Any]:
     return {
         "__builtins__": _BUILTINS,
-        "_getattr_": safer_getattr,
-        "_getitem_": default_guarded_getitem,
+        **script_limits.guard_names(),
         "_getiter_": default_guarded_getiter,
         "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
         "_unpack_sequence_": guarded_unpack_sequence,
@@ -135,6 +150,8 @@ def _reject_forbidden_nodes(source: str, mode: str) -> None:
         tree = ast.parse(source, mode=mode)
     except SyntaxError as exc:
         raise ScriptSyntaxError(f"Синтаксическая ошибка в строке {exc.lineno}: {exc.msg}") from exc
+    except (RecursionError, MemoryError):
+        raise ScriptRefused(_TOO_DEEP) from None
     for node in ast.walk(tree):
         if isinstance(node, ast.Import | ast.ImportFrom):
             raise ScriptRefused("Импорт модулей в сценариях запрещён.")
@@ -155,13 +172,21 @@ def _reject_forbidden_nodes(source: str, mode: str) -> None:
                 f"Бесконечный цикл в строке {node.lineno}: у while с постоянно истинным "
                 "условием нет выхода (break)."
             )
+    too_large = script_limits.static_size_problem(tree)
+    if too_large:
+        raise ScriptRefused(f"Сценарий создаёт слишком большое значение. {too_large}")
 
 
 @lru_cache(maxsize=2048)
 def compile_script(source: str) -> CodeType:
     """Compile a script task body in the sandbox, raising ScriptError with a readable reason."""
     _reject_forbidden_nodes(source, "exec")
-    result = compile_restricted_exec(source, filename=SCRIPT_FILENAME)
+    try:
+        result = compile_restricted_exec(
+            source, filename=SCRIPT_FILENAME, policy=LimitingTransformer
+        )
+    except (RecursionError, MemoryError):
+        raise ScriptRefused(_TOO_DEEP) from None
     if result.errors or result.code is None:
         raise ScriptRefused("; ".join(result.errors) or "Сценарий не компилируется.")
     return result.code
@@ -171,18 +196,30 @@ def compile_script(source: str) -> CodeType:
 def compile_expression(source: str) -> CodeType:
     """Compile a condition or expression in the sandbox."""
     _reject_forbidden_nodes(source.strip(), "eval")
-    result = compile_restricted_eval(source.strip(), filename=SCRIPT_FILENAME)
+    try:
+        result = compile_restricted_eval(
+            source.strip(), filename=SCRIPT_FILENAME, policy=LimitingTransformer
+        )
+    except (RecursionError, MemoryError):
+        raise ScriptRefused(_TOO_DEEP) from None
     if result.errors or result.code is None:
         raise ScriptRefused("; ".join(result.errors) or "Выражение не компилируется.")
     return result.code
 
 
-class _Budget:
-    """Line tracer that stops sandboxed code after too many lines or too much time."""
+def _held(scope: dict[str, Any]) -> dict[str, Any]:
+    """The script's own data in a scope: no guards, builtins or helper functions."""
+    return {k: v for k, v in scope.items() if not k.startswith("_") and not callable(v)}
 
-    def __init__(self) -> None:
+
+class _Budget:
+    """Line tracer that stops sandboxed code after too many lines, too much time or data."""
+
+    def __init__(self, scope: dict[str, Any]) -> None:
         self.lines = 0
         self.deadline = time.monotonic() + MAX_SECONDS
+        self.held_limit = script_limits.MAX_GROWTH + _measure_held(scope, sys.maxsize)
+        self.next_check = LIVE_CHECK_LINES
 
     def trace(self, frame: FrameType, event: str, arg: Any) -> Any:
         if frame.f_code.co_filename != SCRIPT_FILENAME:
@@ -191,17 +228,50 @@ class _Budget:
             self.lines += 1
             if self.lines > MAX_LINES or time.monotonic() > self.deadline:
                 raise ScriptBudgetExceeded("Сценарий превысил допустимое время выполнения.")
+            if self.lines >= self.next_check:
+                self._check_held(frame)
         return self.trace
+
+    def _check_held(self, frame: FrameType | None) -> None:
+        """Measure what the script's frames hold; the next check waits as long as this took."""
+        held: list[Any] = []
+        while frame is not None and frame.f_code.co_filename == SCRIPT_FILENAME:
+            held.append(_held(frame.f_locals))
+            frame = frame.f_back
+        _, steps = script_limits.measure_steps(held, self.held_limit, shared=True)
+        self.next_check = self.lines + max(LIVE_CHECK_LINES, steps)
+
+
+def _measure_held(scope: dict[str, Any], limit: int) -> int:
+    return script_limits.measure(_held(scope), limit, shared=True)
 
 
 def _run(code: CodeType, scope: dict[str, Any]) -> Any:
-    budget = _Budget()
+    budget = _Budget(scope)
     previous = sys.gettrace()
+    token = script_limits.begin()
     sys.settrace(budget.trace)
     try:
         return eval(code, scope)  # noqa: S307 - code was compiled by RestrictedPython
+    except ScriptTooLarge as exc:
+        raise ScriptBudgetExceeded(str(exc)) from None
+    except MemoryError:
+        raise ScriptBudgetExceeded(
+            "Сценарий остановлен: ему не хватило памяти. Уменьшите объём данных."
+        ) from None
+    except RecursionError:
+        raise ScriptBudgetExceeded("Сценарий остановлен: слишком глубокая рекурсия.") from None
     finally:
         sys.settrace(previous)
+        script_limits.end(token)
+
+
+def _check_result(value: Any, before: int) -> None:
+    """Refuse data that would be stored much larger than it came in (counted as JSON)."""
+    try:
+        script_limits.measure(value, before + script_limits.MAX_GROWTH)
+    except ScriptTooLarge as exc:
+        raise ScriptBudgetExceeded(str(exc)) from None
 
 
 def _scope(context: dict[str, Any], external: dict[str, Any] | None) -> dict[str, Any]:
@@ -215,20 +285,29 @@ def evaluate(
     expression: str, context: dict[str, Any], external: dict[str, Any] | None = None
 ) -> Any:
     """Evaluate an expression over process data in the sandbox."""
-    return _run(compile_expression(expression), _scope(context, external))
+    result = _run(compile_expression(expression), _scope(context, external))
+    _check_result(result, 0)
+    return result
 
 
 def execute(script: str, context: dict[str, Any], external: dict[str, Any] | None = None) -> None:
     """Run a script over process data in the sandbox, writing its plain variables back."""
+    code = compile_script(script)
     scope = _scope(context, external)
     hidden = set(scope) - set(context)
-    _run(compile_script(script), scope)
-    for name, value in scope.items():
-        if name.startswith("_") or callable(value) and not isinstance(value, type):
-            continue
-        if name in hidden and name not in context:
-            continue
-        context[name] = value
+    try:
+        before = script_limits.measure(context, sys.maxsize)
+    except ScriptTooLarge as exc:  # data that refers to itself did not come from a form
+        raise ScriptBudgetExceeded(str(exc)) from None
+    _run(code, scope)
+    updated = {
+        name: value
+        for name, value in scope.items()
+        if not (name.startswith("_") or callable(value) and not isinstance(value, type))
+        and not (name in hidden and name not in context)
+    }
+    _check_result(updated, before)
+    context.update(updated)
     for name in [k for k in context if k not in scope]:
         del context[name]
 

@@ -7,15 +7,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from ..services import timers
+from ..services import scheduled_starts, timers
 from ..services.notifications import mail
 from ..services.notifications.mail import DeliveryReport
+from ..services.scheduled_starts import ScheduleReport
 from ..services.timers import AdvanceReport, ReminderReport
 
 
 def advance_instance(instance_id: int) -> str:
     """Advance one instance whose timer is due: 'fired', 'not_due' or 'failed'."""
     return timers.advance_instance(instance_id)
+
+
+def start_scheduled(now: datetime | None = None) -> ScheduleReport:
+    """Create the instances of timer start events whose occurrence has come."""
+    return scheduled_starts.start_due(now)
 
 
 def send_reminders(now: datetime | None = None) -> ReminderReport:
@@ -39,6 +45,7 @@ class TickReport:
 
     advanced: AdvanceReport = field(default_factory=AdvanceReport)
     enqueued: int = 0
+    scheduled: ScheduleReport = field(default_factory=ScheduleReport)
     reminders: ReminderReport = field(default_factory=ReminderReport)
     emails: DeliveryReport = field(default_factory=DeliveryReport)
     digests: DeliveryReport = field(default_factory=DeliveryReport)
@@ -54,6 +61,11 @@ class TickReport:
             )
         if self.enqueued:
             parts.append(f"в очередь: {self.enqueued}")
+        if self.scheduled.started or self.scheduled.failed:
+            parts.append(
+                f"плановые запуски: {len(self.scheduled.started)} "
+                f"(ошибок {len(self.scheduled.failed)})"
+            )
         if self.reminders.due_soon or self.reminders.due:
             parts.append(f"напоминания: {self.reminders.due_soon} + {self.reminders.due}")
         if self.emails.sent or self.emails.failed:
@@ -64,9 +76,9 @@ class TickReport:
 
 
 def tick(batch: int = 100, budget_seconds: float = 60.0) -> TickReport:
-    """One pass in this process: due timers (in batches, within a time budget), then
-    reminders, e-mails and digests."""
-    report = TickReport()
+    """One pass in this process: scheduled starts, due timers (in batches, within a time
+    budget), then reminders, e-mails and digests."""
+    report = TickReport(scheduled=start_scheduled())
     started = time.monotonic()
     while True:
         part = timers.advance_due_instances(limit=batch)
@@ -89,7 +101,8 @@ class Publisher(Protocol):
 
 
 def dispatch(publisher: Publisher, limit: int = 1000) -> TickReport:
-    """Enqueue the due instances and one housekeeping job (reminders, e-mails, digests)."""
+    """Enqueue the due instances and one housekeeping job (scheduled starts, reminders,
+    e-mails, digests)."""
     ids = timers.due_instance_ids(limit=limit)
     if ids:
         publisher.advance_instances(ids)
@@ -98,5 +111,10 @@ def dispatch(publisher: Publisher, limit: int = 1000) -> TickReport:
 
 
 def housekeeping() -> TickReport:
-    """Reminders, e-mails and digests (the part of a tick that is not timers)."""
-    return TickReport(reminders=send_reminders(), emails=deliver_emails(), digests=send_digests())
+    """Scheduled starts, reminders, e-mails and digests (the part of a tick that is not timers)."""
+    return TickReport(
+        scheduled=start_scheduled(),
+        reminders=send_reminders(),
+        emails=deliver_emails(),
+        digests=send_digests(),
+    )

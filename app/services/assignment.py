@@ -98,6 +98,17 @@ def subtree_ids(root_ids: Iterable[int]) -> set[int]:
     return result
 
 
+def roles_held(user: User) -> set[str]:
+    """Roles the user holds now at any unit (one query; for menus and quick checks)."""
+    return set(
+        db.session.execute(
+            select(RoleGrant.role)
+            .where(RoleGrant.user_id == user.id, _valid_now(utcnow()))
+            .distinct()
+        ).scalars()
+    )
+
+
 def units_with_role(user: User, roles: Iterable[str]) -> set[int]:
     """Units where user holds any of roles (valid now)."""
     return set(

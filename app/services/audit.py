@@ -1,4 +1,4 @@
-"""Appending to and verifying the hash-chained audit log."""
+"""Appending to and verifying the hash-chained audit log (events are chained at commit)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import event as sa_event
 from sqlalchemy import select
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
 from ..extensions import db
 from ..models import AuditEvent, AuditHead, User
@@ -49,14 +51,18 @@ def compute_hash(
     return hashlib.sha256(_canonical(body)).hexdigest()
 
 
-def _locked_head() -> AuditHead:
-    head = db.session.execute(
+_PENDING = "rsnms.audit_pending"
+_LOCKED = "rsnms.audit_head_locked"
+
+
+def _locked_head(session: Session) -> AuditHead:
+    head = session.execute(
         select(AuditHead).where(AuditHead.id == 1).with_for_update()
     ).scalar_one_or_none()
     if head is None:
         head = AuditHead(id=1, last_seq=0, last_hash=GENESIS_HASH)
-        db.session.add(head)
-        db.session.flush()
+        session.add(head)
+        session.flush()
     return head
 
 
@@ -69,40 +75,85 @@ def record(
     org_unit_id: int | None = None,
     payload: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append an event in the caller's transaction (the head row lock orders the chain)."""
-    head = _locked_head()
-    seq = head.last_seq + 1
-    occurred_at = utcnow()
-    clean_payload = json.loads(_canonical(payload or {}))
-    username = actor.username if actor is not None else None
-    digest = compute_hash(
-        seq,
-        occurred_at,
-        username,
-        kind,
-        instance_id,
-        task_id,
-        org_unit_id,
-        clean_payload,
-        head.last_hash,
-    )
+    """Append an event to the caller's transaction; it is chained and written at its commit.
+
+    The event waits in the session until the transaction commits; then `_append_pending`
+    takes the chain lock (the audit_head row), numbers and hashes the transaction's events
+    and inserts them in the same transaction, just before COMMIT. So the lock is held for the
+    append only, not for the whole use case, and one transaction costs one lock, one
+    multi-row INSERT and one UPDATE of the head whatever the number of its events. A
+    rollback drops the waiting events with everything else.
+
+    A transaction that already holds the chain lock (it selected audit_head FOR UPDATE, as
+    the retention purge does) gets its events chained at once, so `seq` and `hash` of the
+    returned event are set; otherwise they are set when the transaction commits.
+    """
     event = AuditEvent(
-        seq=seq,
-        occurred_at=occurred_at,
+        occurred_at=utcnow(),
         actor_id=actor.id if actor else None,
-        actor_username=username,
+        actor_username=actor.username if actor is not None else None,
         instance_id=instance_id,
         task_id=task_id,
         org_unit_id=org_unit_id,
         kind=kind,
-        payload=clean_payload,
-        prev_hash=head.last_hash,
-        hash=digest,
+        payload=json.loads(_canonical(payload or {})),
     )
-    db.session.add(event)
-    head.last_seq = seq
-    head.last_hash = digest
+    session = db.session()
+    pending = session.info.setdefault(_PENDING, [])
+    pending.append(event)
+    if session.info.get(_LOCKED):
+        _chain(session, session.info.pop(_PENDING))
     return event
+
+
+def has_pending(session: Session | None = None) -> bool:
+    """True when the current transaction recorded events that are not written yet."""
+    return bool((session or db.session()).info.get(_PENDING))
+
+
+def _chain(session: Session, events: list[AuditEvent]) -> None:
+    """Number, hash and add events after the chain's head (taking its lock)."""
+    head = _locked_head(session)
+    seq, prev_hash = head.last_seq, head.last_hash
+    for event in events:
+        seq += 1
+        event.seq = seq
+        event.prev_hash = prev_hash
+        event.hash = event_hash(event)
+        prev_hash = event.hash
+    session.add_all(events)
+    head.last_seq = seq
+    head.last_hash = prev_hash
+
+
+def _append_pending(session: Session) -> None:
+    """before_commit: chain and insert the transaction's waiting events (see record)."""
+    pending = session.info.pop(_PENDING, None)
+    if not pending:
+        return
+    # Write the use case's own rows first: the head lock is then always taken last, after
+    # any row lock of the transaction, so two transactions cannot wait for each other.
+    session.flush()
+    _chain(session, pending)
+
+
+def _watch_head_lock(state: ORMExecuteState) -> None:
+    if state.is_select and getattr(state.statement, "_for_update_arg", None) is not None:
+        descriptions = getattr(state.statement, "column_descriptions", [])
+        entities = [d.get("entity") for d in descriptions]
+        if AuditHead in entities:
+            state.session.info[_LOCKED] = True
+
+
+def _transaction_ended(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # committed, rolled back or closed: start afresh
+        session.info.pop(_PENDING, None)
+        session.info.pop(_LOCKED, None)
+
+
+sa_event.listen(Session, "before_commit", _append_pending)
+sa_event.listen(Session, "do_orm_execute", _watch_head_lock)
+sa_event.listen(Session, "after_transaction_end", _transaction_ended)
 
 
 def event_hash(event: AuditEvent) -> str:

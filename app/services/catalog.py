@@ -54,13 +54,24 @@ def _start_roles(actor: User) -> dict[str, set[int]]:
 def _units_for(
     version: ProcessVersion, roles: dict[str, set[int]], units: list[OrgUnit]
 ) -> list[OrgUnit]:
-    """Units of the process's tier at or under a unit where the actor holds its start role."""
+    """Units of the process's tier at or under a unit where the actor holds its start role,
+    or above one (a teacher applies to the ММА of the school's municipality), as
+    instances.start_instance allows."""
     roots = roles.get(version.start_role or "", set())
     if not roots:
         return []
     parent = {u.id: u.parent_id for u in units}
+    above_roots: set[int] = set()
+    for root in roots:
+        current_id: int | None = parent.get(root)
+        while current_id is not None and current_id not in above_roots:
+            above_roots.add(current_id)
+            current_id = parent.get(current_id)
     result = []
     for unit in units:
+        if unit.id in above_roots and (not version.scope_tier or unit.tier == version.scope_tier):
+            result.append(unit)
+            continue
         if version.scope_tier and unit.tier != version.scope_tier:
             continue
         current: int | None = unit.id

@@ -5,15 +5,17 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..models import Attachment, Blob, Comment, ProcessInstance, User
-from . import audit
-from .errors import Conflict, NotFound, ValidationFailed
-from .instances import get_instance
+from . import assignment, audit, personal_data
+from .errors import Conflict, NotAllowed, NotFound, ValidationFailed
+from .instances import get_instance, holds_lane_role
 from .uow import transaction
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
@@ -55,9 +57,32 @@ def store(
     return attachment
 
 
+def is_open(instance: ProcessInstance) -> bool:
+    """True while comments and files may still be added to the instance."""
+    return instance.status not in ("completed", "terminated")
+
+
 def _require_open(instance: ProcessInstance) -> None:
-    if instance.status in ("completed", "terminated"):
+    if not is_open(instance):
         raise Conflict("Процесс завершён: добавлять материалы нельзя.")
+
+
+def may_contribute(actor: User, instance: ProcessInstance) -> bool:
+    """Participants and holders of a lane role of the process in scope may add materials.
+
+    Supervisors (auditors, administrators) and zone heads read an instance without taking
+    part in it, so they may not add comments or files to it.
+    """
+    if personal_data.is_participant(actor, instance):
+        return True
+    return holds_lane_role(instance, assignment.roles_on_path(actor, instance.org_unit))
+
+
+def _require_contributor(actor: User, instance: ProcessInstance) -> None:
+    if not may_contribute(actor, instance):
+        raise NotAllowed(
+            "Добавлять комментарии и файлы могут только участники процесса и исполнители его ролей."
+        )
 
 
 def add_attachment(
@@ -73,6 +98,7 @@ def add_attachment(
         )
     with transaction():
         instance = get_instance(actor, instance_id)
+        _require_contributor(actor, instance)
         _require_open(instance)
         attachment = store(instance, filename, content, content_type, actor, "upload")
         audit.record(
@@ -92,10 +118,16 @@ def add_attachment(
 
 def list_attachments(actor: User, instance_id: int) -> list[Attachment]:
     """Attachments of an instance the actor may see."""
-    instance = get_instance(actor, instance_id)
+    return _attachments(get_instance(actor, instance_id))
+
+
+def _attachments(instance: ProcessInstance) -> list[Attachment]:
     return list(
         db.session.execute(
-            select(Attachment).where(Attachment.instance_id == instance.id).order_by(Attachment.id)
+            select(Attachment)
+            .options(joinedload(Attachment.created_by))
+            .where(Attachment.instance_id == instance.id)
+            .order_by(Attachment.id)
         ).scalars()
     )
 
@@ -123,6 +155,7 @@ def add_comment(actor: User, instance_id: int, body: str) -> Comment:
         )
     with transaction():
         instance = get_instance(actor, instance_id)
+        _require_contributor(actor, instance)
         _require_open(instance)
         comment = Comment(instance_id=instance.id, author_id=actor.id, body=text)
         db.session.add(comment)
@@ -139,10 +172,16 @@ def add_comment(actor: User, instance_id: int, body: str) -> Comment:
 
 def list_comments(actor: User, instance_id: int) -> list[Comment]:
     """Comments of an instance, oldest first."""
-    instance = get_instance(actor, instance_id)
+    return _comments(get_instance(actor, instance_id))
+
+
+def _comments(instance: ProcessInstance) -> list[Comment]:
     return list(
         db.session.execute(
-            select(Comment).where(Comment.instance_id == instance.id).order_by(Comment.id)
+            select(Comment)
+            .options(joinedload(Comment.author))
+            .where(Comment.instance_id == instance.id)
+            .order_by(Comment.id)
         ).scalars()
     )
 
@@ -160,3 +199,62 @@ def describe(attachment: Attachment) -> dict[str, Any]:
         "created_by": attachment.created_by.username if attachment.created_by else None,
         "created_at": attachment.created_at,
     }
+
+
+@dataclass
+class Materials:
+    """The documents and comments of an instance, and whether the actor may add to them."""
+
+    attachments: list[Attachment]
+    comments: list[Comment]
+    can_add: bool
+
+
+def materials(actor: User, instance_id: int) -> Materials:
+    """Attachments and comments of an instance the actor may see (NotFound otherwise)."""
+    instance = get_instance(actor, instance_id)
+    return Materials(
+        attachments=_attachments(instance),
+        comments=_comments(instance),
+        can_add=is_open(instance) and may_contribute(actor, instance),
+    )
+
+
+def _attachment_id_fields(schema: dict[str, Any]) -> list[str]:
+    """Top-level fields holding attachment ids: arrays of integers named `…attachments`."""
+    result = []
+    for name, prop in (schema.get("properties") or {}).items():
+        items = prop.get("items") if isinstance(prop, dict) else None
+        if (
+            name.endswith("attachments")
+            and isinstance(items, dict)
+            and prop.get("type") == "array"
+            and items.get("type") == "integer"
+        ):
+            result.append(name)
+    return result
+
+
+def check_attachment_ids(
+    schema: dict[str, Any] | None, data: dict[str, Any], instance: ProcessInstance
+) -> None:
+    """Refuse ids in attachment fields that are not files of this instance (422)."""
+    errors: dict[str, list[str]] = {}
+    for name in _attachment_id_fields(schema or {}):
+        ids = {i for i in data.get(name) or [] if isinstance(i, int)}
+        if not ids:
+            continue
+        known = set(
+            db.session.execute(
+                select(Attachment.id).where(
+                    Attachment.id.in_(ids), Attachment.instance_id == instance.id
+                )
+            ).scalars()
+        )
+        foreign = sorted(ids - known)
+        if foreign:
+            errors[name] = [
+                "Файлы не относятся к этому процессу: " + ", ".join(map(str, foreign)) + "."
+            ]
+    if errors:
+        raise ValidationFailed("Форма заполнена с ошибками.", errors)

@@ -21,6 +21,12 @@ def check_schema(schema: Any) -> str | None:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
         return f"Некорректная JSON Schema: {exc.message}"
+    from .user_fields import annotated, check_annotation  # user_fields needs the database
+
+    for name, spec in annotated(schema).items():
+        problem = check_annotation(spec)
+        if problem:
+            return f"Поле «{name}»: {problem}"
     return None
 
 

@@ -11,11 +11,19 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, exists, func, literal, or_, select, union_all
 from sqlalchemy.orm import aliased
 
 from ..extensions import db
-from ..models import HumanTask, OrgUnit, ProcessInstance, ProcessVersion, RoleGrant, User
+from ..models import (
+    HumanTask,
+    OrgUnit,
+    ProcessInstance,
+    ProcessVersion,
+    RoleGrant,
+    TaskCandidate,
+    User,
+)
 from ..models.base import utcnow
 from . import substitution
 from .errors import NotAllowed
@@ -115,26 +123,39 @@ def _zone_units(actor: User, moment: datetime) -> Any:
     return tree.union(select(below.id).where(below.parent_id == tree.c.id))
 
 
-def _offered_to(actor: User) -> Any:
-    # Offered to the actor, or to someone the actor substitutes now (services/substitution.py).
-    return substitution.offered_to(actor)
+def _answers_for(actor: User) -> Any:
+    """SQL: the actor's id and the ids of the users the actor substitutes now."""
+    return union_all(
+        select(literal(actor.id).label("user_id")), substitution.substituted_now(actor)
+    )
 
 
-def _tab_condition(tab: str, actor: User, moment: datetime) -> Any:
+def _offered_ids(users: Any) -> Any:
+    """SQL: ids of the tasks offered to any of users (substitution.candidate_match, unrolled).
+
+    Driven by ix_human_task_candidate_user; a subquery inside an OR (as in
+    substitution.offered_to) makes PostgreSQL hash every candidate row instead.
+    """
+    return select(TaskCandidate.human_task_id).where(
+        TaskCandidate.user_id.in_(users), TaskCandidate.reason != substitution.SUBSTITUTE
+    )
+
+
+def _tab_condition(tab: str, actor: User, moment: datetime, users: Any) -> Any:
     if tab == "mine":
         return HumanTask.claimed_by_id == actor.id
     if tab == "available":
-        return and_(HumanTask.claimed_by_id.is_(None), _offered_to(actor))
+        return and_(HumanTask.claimed_by_id.is_(None), HumanTask.id.in_(_offered_ids(users)))
     zone = select(_zone_units(actor, moment).c.id)
     return or_(HumanTask.org_unit_id.in_(zone), ProcessInstance.org_unit_id.in_(zone))
 
 
-def _tab_count(tab: str, actor: User, moment: datetime) -> Any:
+def _tab_count(tab: str, actor: User, moment: datetime, users: Any) -> Any:
     stmt = select(func.count(HumanTask.id)).select_from(HumanTask)
     if tab == "zone":
         stmt = stmt.join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
     return (
-        stmt.where(HumanTask.status == "open", _tab_condition(tab, actor, moment))
+        stmt.where(HumanTask.status == "open", _tab_condition(tab, actor, moment, users))
         .scalar_subquery()
         .label(tab)
     )
@@ -195,11 +216,12 @@ def list_tasks(actor: User, query: InboxQuery, tz: str = "Europe/Moscow") -> Inb
         RoleGrant.role.in_(sorted(ZONE_ROLES)),
         _grant_in_force(moment),
     )
+    users = _answers_for(actor)
     head = db.session.execute(
         select(
-            _tab_count("mine", actor, moment),
-            _tab_count("available", actor, moment),
-            _tab_count("zone", actor, moment),
+            _tab_count("mine", actor, moment, users),
+            _tab_count("available", actor, moment, users),
+            _tab_count("zone", actor, moment, users),
             is_supervisor.label("supervisor"),
         )
     ).one()
@@ -214,7 +236,7 @@ def list_tasks(actor: User, query: InboxQuery, tz: str = "Europe/Moscow") -> Inb
         )
 
     claimant = aliased(User)
-    in_tab = [HumanTask.status == "open", _tab_condition(query.tab, actor, moment)]
+    in_tab = [HumanTask.status == "open", _tab_condition(query.tab, actor, moment, users)]
     joined = (
         select(HumanTask.id)
         .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
@@ -222,8 +244,14 @@ def list_tasks(actor: User, query: InboxQuery, tz: str = "Europe/Moscow") -> Inb
         .join(OrgUnit, OrgUnit.id == ProcessInstance.org_unit_id)
         .outerjoin(claimant, claimant.id == HumanTask.claimed_by_id)
     )
-    filtered = joined.where(*in_tab, *_filters(query, moment, tz))
-    total = db.session.execute(select(func.count()).select_from(filtered.subquery())).scalar_one()
+    narrowing = _filters(query, moment, tz)
+    filtered = joined.where(*in_tab, *narrowing)
+    if narrowing:
+        total = db.session.execute(
+            select(func.count()).select_from(filtered.subquery())
+        ).scalar_one()
+    else:  # the tab's own count, already read above: no second pass over the tab's tasks
+        total = counts[query.tab]
     rows = db.session.execute(
         filtered.add_columns(
             HumanTask.instance_id,
@@ -237,7 +265,7 @@ def list_tasks(actor: User, query: InboxQuery, tz: str = "Europe/Moscow") -> Inb
             HumanTask.claimed_by_id,
             claimant.username,
             claimant.full_name,
-            _offered_to(actor).label("offered"),
+            HumanTask.id.in_(_offered_ids(users)).label("offered"),
         )
         .order_by(*_order(query, claimant))
         .offset((query.page - 1) * query.per_page)

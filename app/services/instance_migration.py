@@ -9,7 +9,7 @@ from sqlalchemy import select
 from .. import engine
 from ..extensions import db
 from ..models import HumanTask, ProcessInstance, ProcessVersion, TaskCandidate, User
-from . import assignment, audit, designer, forms
+from . import assignment, audit, designer, forms, notifications, substitution
 from .deployment import definition_for
 from .errors import ConcurrentUpdate, ServiceError, ValidationFailed
 from .operations import OperationContext
@@ -148,7 +148,7 @@ def _migrate_one(
         added = sorted(k for k in defaults if k not in _known_keys(runner))
         instance.process_version_id = target.id
         instance.version = target
-        reoffered = _refresh_open_tasks(instance, runner)
+        reoffered = _refresh_open_tasks(instance, runner, actor, source, target)
         audit.record(
             "instance_migrated",
             actor,
@@ -173,8 +173,19 @@ def _known_keys(runner: engine.Runner) -> set[str]:
     return set(last.data) if last is not None else set()
 
 
-def _refresh_open_tasks(instance: ProcessInstance, runner: engine.Runner) -> list[str]:
-    """Bring open inbox rows in line with the new version; re-offer tasks whose lane changed."""
+def _refresh_open_tasks(
+    instance: ProcessInstance,
+    runner: engine.Runner,
+    actor: User | None,
+    source: ProcessVersion,
+    target: ProcessVersion,
+) -> list[str]:
+    """Bring open inbox rows in line with the new version; re-offer tasks whose lane changed.
+
+    A re-offered task goes through the normal offer path: substitutes in force of the new
+    candidates are added, everyone new is notified, and a `task_reoffered` event records the
+    old offer and the new one.
+    """
     ready = {t.id: t for t in runner.ready_tasks()}
     rows = db.session.execute(
         select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == "open")
@@ -188,6 +199,7 @@ def _refresh_open_tasks(instance: ProcessInstance, runner: engine.Runner) -> lis
         row.form = task.properties.get("formJsonSchemaFilename")
         row.documentation = task.documentation
         if task.lane != row.lane:
+            old_offer = _offer_of(row)
             row.lane = task.lane
             unit, users = (
                 assignment.offer(task.lane, instance.org_unit) if task.lane else (None, [])
@@ -195,5 +207,42 @@ def _refresh_open_tasks(instance: ProcessInstance, runner: engine.Runner) -> lis
             row.org_unit_id = (unit or instance.org_unit).id
             row.claimed_by_id = None
             row.candidates = [TaskCandidate(user_id=u.id, reason="role") for u in users]
+            substitutes = substitution.add_substitute_candidates(row, users)
+            db.session.flush()
+            audit.record(
+                "task_reoffered",
+                actor,
+                instance_id=instance.id,
+                task_id=row.id,
+                org_unit_id=row.org_unit_id,
+                payload={
+                    "bpmn_id": row.bpmn_id,
+                    "name": row.name,
+                    "reason": "migration",
+                    "from_version": source.version,
+                    "to_version": target.version,
+                    "before": old_offer,
+                    "after": {
+                        "lane": row.lane,
+                        "org_unit_id": row.org_unit_id,
+                        "offered_to": [u.username for u in users],
+                        "substitutes": {s.username: away.username for s, away in substitutes},
+                        "claimed_by": None,
+                    },
+                    "offered_to": [u.username for u in users],
+                    "legal_basis": row.documentation,
+                },
+            )
+            notifications.task_offered(row, [*users, *(s for s, _ in substitutes)])
             reoffered.append(row.bpmn_id)
     return reoffered
+
+
+def _offer_of(row: HumanTask) -> dict[str, Any]:
+    """Who a task was offered to before a migration changed its lane."""
+    return {
+        "lane": row.lane,
+        "org_unit_id": row.org_unit_id,
+        "offered_to": sorted(c.user.username for c in row.candidates),
+        "claimed_by": row.claimed_by_username,
+    }

@@ -11,7 +11,8 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import HumanTask, ProcessInstance, User
 from ..models.process import TaskCandidate
-from . import instances
+from . import assignment, instances
+from .roles import SUPERVISORY_ROLES
 from .task_context import display_names
 
 
@@ -22,6 +23,7 @@ class OpenTask:
     task: HumanTask
     claimed_by: str | None
     offered_to: list[str]
+    openable: bool = False  # the actor may open the task page (a candidate or a supervisor)
 
 
 @dataclass(frozen=True)
@@ -56,18 +58,18 @@ def _diagram(instance: ProcessInstance) -> str | None:
     return None
 
 
-def _holders(open_tasks: list[HumanTask]) -> dict[int, list[str]]:
+def _holders(open_tasks: list[HumanTask]) -> dict[int, list[tuple[int, str]]]:
     if not open_tasks:
         return {}
     rows = db.session.execute(
-        select(TaskCandidate.human_task_id, User.username, User.full_name)
+        select(TaskCandidate.human_task_id, User.id, User.username, User.full_name)
         .join(User, User.id == TaskCandidate.user_id)
         .where(TaskCandidate.human_task_id.in_([t.id for t in open_tasks]))
         .order_by(User.username)
     ).all()
-    result: dict[int, list[str]] = {}
-    for task_id, username, full_name in rows:
-        result.setdefault(task_id, []).append(full_name or username)
+    result: dict[int, list[tuple[int, str]]] = {}
+    for task_id, user_id, username, full_name in rows:
+        result.setdefault(task_id, []).append((user_id, full_name or username))
     return result
 
 
@@ -77,6 +79,7 @@ def overview(actor: User, instance_id: int) -> InstanceOverview:
     events = instances.history(actor, instance_id)
     open_rows = instances.open_tasks(instance)
     holders = _holders(open_rows)
+    supervises = bool(assignment.roles_on_path(actor, instance.org_unit) & SUPERVISORY_ROLES)
     completed_rows = db.session.execute(
         select(HumanTask.bpmn_id)
         .where(HumanTask.instance_id == instance.id, HumanTask.status == "completed")
@@ -98,7 +101,10 @@ def overview(actor: User, instance_id: int) -> InstanceOverview:
                 claimed_by=(t.claimed_by.full_name or t.claimed_by.username)
                 if t.claimed_by
                 else None,
-                offered_to=holders.get(t.id, []),
+                offered_to=[name for _, name in holders.get(t.id, [])],
+                openable=supervises
+                or t.claimed_by_id == actor.id
+                or any(user_id == actor.id for user_id, _ in holders.get(t.id, [])),
             )
             for t in open_rows
         ],

@@ -9,12 +9,12 @@ from sqlalchemy import select
 from .. import engine
 from ..extensions import db
 from ..models import AuditEvent, HumanTask, OrgUnit, ProcessInstance, TaskCandidate, User
-from . import assignment, audit, forms, personal_data
+from . import assignment, audit, forms, personal_data, user_fields
 from .deployment import definition_for, latest_version
 from .errors import NotAllowed, NotFound, ValidationFailed
 from .operations import OperationContext
 from .progress import persist, run_engine
-from .roles import SUPERVISORY_ROLES
+from .roles import SUPERVISORY_ROLES, ZONE_ROLES
 from .uow import transaction
 
 _TIER_NAMES = {
@@ -59,6 +59,8 @@ def start_instance(
         raise NotAllowed(f"У вас нет права запускать «{version.name}» в «{unit.name}».")
     definition = definition_for(version)
     start_data = _start_data(version.forms, definition, data or {})
+    if definition.start_form:
+        user_fields.check(version.forms.get(definition.start_form), start_data, unit)
     with transaction():
         instance = ProcessInstance(
             process_version_id=version.id,
@@ -74,10 +76,18 @@ def start_instance(
         db.session.add(instance)
         db.session.flush()
         holder: dict[str, engine.Runner] = {}
+        # A scheduled process (timer start event with a literal date or cycle) started by hand
+        # goes on at once: an extra instance, not one that waits for the schedule and repeats.
+        from .scheduled_starts import schedule_of
+
+        scheduled = schedule_of(version) is not None
 
         def start() -> None:
             holder["runner"] = engine.Runner.start(
-                definition, start_data, OperationContext(instance, unit, actor)
+                definition,
+                start_data,
+                OperationContext(instance, unit, actor),
+                start_timer_fired=scheduled,
             )
 
         audit.record(
@@ -109,7 +119,12 @@ def _start_data(
 
 
 def may_view(actor: User, instance: ProcessInstance) -> bool:
-    """Participants, holders of a lane role in scope, and auditors/admins above the unit."""
+    """Participants, lane roles in scope, auditors/admins above the unit and zone roles.
+
+    Zone roles (roles.ZONE_ROLES: the heads who oversee the open work below them, as the
+    inbox's «Все в моей зоне» tab lists it) read the instances of their zone; adding comments
+    or files is left to participants and lane roles (documents.may_contribute).
+    """
     if instance.started_by_id == actor.id:
         return True
     participant = db.session.execute(
@@ -121,10 +136,35 @@ def may_view(actor: User, instance: ProcessInstance) -> bool:
     if participant is not None:
         return True
     roles = assignment.roles_on_path(actor, instance.org_unit)
-    if roles & SUPERVISORY_ROLES:
+    if roles & (SUPERVISORY_ROLES | ZONE_ROLES):
         return True
+    if holds_lane_role(instance, roles):
+        return True
+    return _task_in_zone(actor, instance)
+
+
+def holds_lane_role(instance: ProcessInstance, roles: set[str]) -> bool:
+    """True when one of the roles (held on the instance's path) names a lane of its process."""
     definition = definition_for(instance.version)
     return bool(roles & set(definition.lanes))
+
+
+def _task_in_zone(actor: User, instance: ProcessInstance) -> bool:
+    """A task of the instance sits in a unit under one where the actor holds a zone role.
+
+    The inbox's zone tab lists a task by the task's unit as well as the instance's, so a
+    regional instance with a step at a municipality is visible to that municipality's heads.
+    """
+    roots = assignment.units_with_role(actor, ZONE_ROLES)
+    if not roots:
+        return False
+    zone = assignment.subtree_ids(roots)
+    found = db.session.execute(
+        select(HumanTask.id)
+        .where(HumanTask.instance_id == instance.id, HumanTask.org_unit_id.in_(sorted(zone)))
+        .limit(1)
+    ).first()
+    return found is not None
 
 
 def get_instance(actor: User, instance_id: int) -> ProcessInstance:

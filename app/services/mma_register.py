@@ -81,6 +81,29 @@ def _require_reader(actor: User, unit: OrgUnit) -> None:
         )
 
 
+def readable_municipalities(actor: User) -> list[OrgUnit]:
+    """Open municipalities whose register the actor may read, by name.
+
+    The same rule as `_require_reader`: a role at the municipality or one of its schools, or at
+    the region above it (which opens every municipality under that region).
+    """
+    held = assignment.units_with_role(actor, ROLES)
+    if not held:
+        return []
+    municipalities = db.session.execute(
+        select(OrgUnit)
+        .where(OrgUnit.tier == "municipality", OrgUnit.closed_at.is_(None))
+        .order_by(OrgUnit.name)
+    ).scalars()
+    held_units = db.session.execute(select(OrgUnit).where(OrgUnit.id.in_(held))).scalars()
+    above_held = {u.id for unit in held_units for u in unit.ancestors()}
+    return [
+        unit
+        for unit in municipalities
+        if unit.id in above_held or held & {u.id for u in unit.ancestors()}
+    ]
+
+
 def _member_grants(unit: OrgUnit) -> Any:
     """The first grant in force of each member (a member selected twice is listed once)."""
     now = utcnow()

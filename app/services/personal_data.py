@@ -47,7 +47,13 @@ event.listen(Session, "after_transaction_end", _ended)
 
 def _in_write_transaction() -> bool:
     session = db.session()
-    return bool(session.new or session.dirty or session.deleted or session.info.get(_WROTE))
+    return bool(
+        session.new
+        or session.dirty
+        or session.deleted
+        or session.info.get(_WROTE)
+        or audit.has_pending(session)  # events wait in the session until commit (audit.py)
+    )
 
 
 def is_participant(actor: User, instance: ProcessInstance) -> bool:

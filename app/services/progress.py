@@ -10,7 +10,7 @@ from .. import engine
 from ..extensions import db
 from ..models import HumanTask, OrgUnit, ProcessInstance, TaskCandidate, User
 from ..models.base import utcnow
-from . import assignment, audit, notifications, substitution
+from . import assignment, audit, monitoring_facts, notifications, substitution
 from .calendar import task_due_at
 from .deployment import definition_for
 from .errors import ValidationFailed
@@ -83,6 +83,7 @@ def persist(instance: ProcessInstance, runner: engine.Runner, actor: User | None
         instance.status = "waiting"
     else:
         instance.status = "running"
+    monitoring_facts.record(instance, runner.data)
 
 
 def _offer(instance: ProcessInstance, task: engine.ReadyTask, actor: User | None) -> HumanTask:

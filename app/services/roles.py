@@ -45,6 +45,15 @@ ROLES: dict[str, Role] = {
 
 SUPERVISORY_ROLES = frozenset({"auditor", "admin"})
 # Holders of these roles oversee the open work in every unit under the one where they hold it.
+# The head of ЦНППМ coordinates the regional system (seed 000 §3.3) and reads its monitoring.
 ZONE_ROLES = frozenset(
-    {"mms_head", "municipal_head", "director", "region_official", "admin", "auditor"}
+    {
+        "mms_head",
+        "municipal_head",
+        "director",
+        "region_official",
+        "cnppm_head",
+        "admin",
+        "auditor",
+    }
 )

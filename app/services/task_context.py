@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import select
 
 from ..extensions import db
-from ..models import HumanTask, ProcessInstance, User
-from . import assignment, instances, tasks
+from ..models import HumanTask, ProcessInstance, TaskDraft, User
+from . import assignment, instances, signatures, task_drafts, tasks
 from .deployment import definition_for
 from .errors import NotFound
 
@@ -41,6 +41,8 @@ class TaskContext:
     claimed_by: str | None = None
     is_candidate: bool = False
     is_claimant: bool = False
+    draft: TaskDraft | None = None
+    signs_document: dict[str, Any] | None = None  # {attachment_id, sha256, filename} to sign
 
     @property
     def is_open(self) -> bool:
@@ -135,4 +137,13 @@ def context(actor: User, task_id: int) -> TaskContext:
         claimed_by=(claimed.full_name or claimed.username) if claimed else None,
         is_candidate=actor.id in candidate_ids,
         is_claimant=task.claimed_by_id == actor.id,
+        draft=task_drafts.own_draft(actor, task),
+        signs_document=_signed_document(task, data),
     )
+
+
+def _signed_document(task: HumanTask, data: dict[str, Any]) -> dict[str, Any] | None:
+    """The generated document a signing task confirms, as the process data names it."""
+    key = signatures.signed_document_key(task.instance, task.bpmn_id)
+    document = data.get(key) if key else None
+    return document if isinstance(document, dict) else None

@@ -5,13 +5,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, literal, select, union, union_all
+from sqlalchemy.orm import selectinload
 
 from .. import engine
 from ..extensions import db
 from ..models import HumanTask, ProcessInstance, TaskCandidate, User
 from ..models.base import utcnow
-from . import assignment, audit, forms, personal_data, signatures, substitution
+from . import (
+    assignment,
+    audit,
+    documents,
+    forms,
+    personal_data,
+    signatures,
+    substitution,
+    task_drafts,
+    user_fields,
+)
 from .errors import Conflict, NotAllowed, NotFound, ValidationFailed
 from .progress import load_runner, persist, run_engine
 from .uow import retry_on_concurrent_update, transaction
@@ -33,31 +44,69 @@ def _offered_to(user: User) -> Any:
 
 
 def inbox(actor: User, scope: str = "mine", page: int = 1, per_page: int = 50) -> Page:
-    """Open tasks offered to or claimed by the actor (scope 'mine'), or claimed only ('claimed')."""
+    """Open tasks offered to or claimed by the actor (scope 'mine'), or claimed only ('claimed').
+
+    A fixed number of statements whatever the size of the tables, none of which reads a
+    workflow state: one page with its total (`count(*) OVER ()`), the instances' titles and
+    the claimants of that page, then substitution labels (services/substitution.py).
+    """
     page = max(page, 1)
     per_page = min(max(per_page, 1), 200)
-    cond = HumanTask.claimed_by_id == actor.id
-    if scope == "available":
-        cond = _offered_to(actor) & HumanTask.claimed_by_id.is_(None)
-    elif scope == "mine":
-        cond = or_(cond, _offered_to(actor) & HumanTask.claimed_by_id.is_(None))
-    elif scope != "claimed":
+    if scope not in ("mine", "claimed", "available"):
         raise ValidationFailed(
             "Неизвестная область списка.", {"scope": ["Допустимо: mine, claimed, available."]}
         )
-    base = select(HumanTask).where(HumanTask.status == "open", cond)
-    total = db.session.execute(select(func.count()).select_from(base.subquery())).scalar_one()
-    rows = (
-        db.session.execute(
-            base.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
-            .offset((page - 1) * per_page)
-            .limit(per_page)
+    ids = _inbox_ids(actor, scope)
+    stmt = (
+        select(HumanTask, func.count().over().label("total"))
+        .where(HumanTask.id.in_(ids))
+        .options(
+            # Only the title: a list never reads the workflow state (it may be large).
+            selectinload(HumanTask.instance).load_only(ProcessInstance.id, ProcessInstance.title),
+            selectinload(HumanTask.claimed_by),
         )
-        .scalars()
-        .all()
+        .order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
+        .offset((page - 1) * per_page)
+        .limit(per_page)
     )
+    result = db.session.execute(stmt).all()
+    rows = [row[0] for row in result]
+    if result:
+        total = int(result[0][1])
+    else:  # a page past the end: the window count has no row to ride on
+        total = db.session.execute(select(func.count()).select_from(ids.subquery())).scalar_one()
     behalf = substitution.on_behalf_of(actor, rows)
     return Page([InboxItem(t, behalf.get(t.id)) for t in rows], total, page, per_page)
+
+
+def _inbox_ids(actor: User, scope: str) -> Any:
+    """SQL: ids of the open tasks of a scope, each branch driven by an index.
+
+    Offered tasks start from `ix_human_task_candidate_user` (candidates by user), claimed ones
+    from `ix_human_task_status_claimed`; so the cost follows the size of the user's inbox, not
+    the number of open tasks. (An OR inside one EXISTS made PostgreSQL hash all candidates.)
+    """
+    claimed = select(HumanTask.id).where(
+        HumanTask.status == "open", HumanTask.claimed_by_id == actor.id
+    )
+    if scope == "claimed":
+        return claimed
+    users = union_all(
+        select(literal(actor.id).label("user_id")), substitution.substituted_now(actor)
+    )
+    offered = (
+        select(HumanTask.id)
+        .join(TaskCandidate, TaskCandidate.human_task_id == HumanTask.id)
+        .where(
+            TaskCandidate.user_id.in_(users),
+            TaskCandidate.reason != substitution.SUBSTITUTE,
+            HumanTask.status == "open",
+            HumanTask.claimed_by_id.is_(None),
+        )
+    )
+    if scope == "available":
+        return offered
+    return union(offered, claimed)
 
 
 class InboxItem:
@@ -76,12 +125,23 @@ def _is_candidate(task: HumanTask, user: User) -> bool:
 
 
 def _get(actor: User, task_id: int) -> HumanTask:
+    return _access(actor, task_id)[0]
+
+
+def _access(actor: User, task_id: int) -> tuple[HumanTask, bool | None]:
+    """The task the actor may see, and whether it is offered to the actor (None: not asked).
+
+    The answer is handed to _require_actor so that one use case asks the database once.
+    """
     task = db.session.get(HumanTask, task_id)
-    if task is None or not (
-        task.claimed_by_id == actor.id or _is_candidate(task, actor) or _supervises(actor, task)
-    ):
+    if task is None:
         raise NotFound("Задача не найдена.")
-    return task
+    if task.claimed_by_id == actor.id:
+        return task, None
+    offered = _is_candidate(task, actor)
+    if not offered and not _supervises(actor, task):
+        raise NotFound("Задача не найдена.")
+    return task, offered
 
 
 def _supervises(actor: User, task: HumanTask) -> bool:
@@ -96,8 +156,10 @@ def _require_open(task: HumanTask) -> None:
         raise Conflict("Задача больше не актуальна: процесс ушёл дальше.")
 
 
-def _require_actor(task: HumanTask, actor: User) -> None:
-    if not _is_candidate(task, actor) and task.claimed_by_id != actor.id:
+def _require_actor(task: HumanTask, actor: User, offered: bool | None = None) -> None:
+    if task.claimed_by_id != actor.id and not (
+        offered if offered is not None else _is_candidate(task, actor)
+    ):
         raise NotAllowed("Задача назначена не вам.")
     if task.claimed_by_id not in (None, actor.id):
         raise NotAllowed(f"Задачу уже взял в работу {task.claimed_by_username}.")
@@ -121,12 +183,12 @@ def get_task(actor: User, task_id: int) -> tuple[HumanTask, dict[str, Any] | Non
 def claim(actor: User, task_id: int) -> HumanTask:
     """Take an offered task into work."""
     with transaction():
-        task = _get(actor, task_id)
+        task, offered = _access(actor, task_id)
         _require_open(task)
         if task.claimed_by_id not in (None, actor.id):
             # Losing a race for a task is a conflict, whether by a millisecond or a minute.
             raise Conflict(f"Задачу уже взял в работу {task.claimed_by_username}.")
-        _require_actor(task, actor)
+        _require_actor(task, actor, offered)
         if task.claimed_by_id == actor.id:
             return task
         task.claimed_by_id = actor.id
@@ -165,9 +227,9 @@ def unclaim(actor: User, task_id: int) -> HumanTask:
 def delegate(actor: User, task_id: int, username: str) -> HumanTask:
     """Hand a task to a colleague holding the same role in scope."""
     with transaction():
-        task = _get(actor, task_id)
+        task, offered = _access(actor, task_id)
         _require_open(task)
-        _require_actor(task, actor)
+        _require_actor(task, actor, offered)
         target = db.session.execute(
             select(User).where(User.username == username, User.is_active.is_(True))
         ).scalar_one_or_none()
@@ -204,9 +266,9 @@ def delegate(actor: User, task_id: int, username: str) -> HumanTask:
 def complete(actor: User, task_id: int, data: Any) -> ProcessInstance:
     """Complete a task with form data; the workflow advances in the same transaction."""
     with transaction():
-        task = _get(actor, task_id)
+        task, offered = _access(actor, task_id)
         _require_open(task)
-        _require_actor(task, actor)
+        _require_actor(task, actor, offered)
         instance: ProcessInstance = task.instance
         schema = instance.version.forms.get(task.form) if task.form else None
         if not isinstance(data, dict):
@@ -218,6 +280,8 @@ def complete(actor: User, task_id: int, data: Any) -> ProcessInstance:
             forms.validate(schema, submitted)
             allowed = forms.declared_fields(schema)
             submitted = {k: v for k, v in submitted.items() if k in allowed}
+            user_fields.check(schema, submitted, instance.org_unit)
+            documents.check_attachment_ids(schema, submitted, instance)
         runner = load_runner(instance, actor)
         try:
             run_engine(lambda: runner.complete(task.task_uuid, submitted))
@@ -229,6 +293,7 @@ def complete(actor: User, task_id: int, data: Any) -> ProcessInstance:
         task.completed_at = utcnow()
         task.completed_by_id = actor.id
         task.claimed_by_id = actor.id
+        task_drafts.discard_for_task(task)
         audit.record(
             "task_completed",
             actor,

@@ -32,6 +32,8 @@ _STEP_KINDS = (
     "task_claimed",
     "task_unclaimed",
     "task_delegated",
+    "task_reassigned",
+    "task_reoffered",
     "task_completed",
     "task_cancelled",
 )
@@ -179,6 +181,15 @@ def _apply(step: Step, ev: AuditEvent) -> None:
         step.claimed_by = payload.get("after")
         step.events[-1]["before"] = payload.get("before")
         step.events[-1]["after"] = payload.get("after")
+    elif ev.kind == "task_reassigned":  # by an admin: after is None when released to all
+        if payload.get("after"):
+            step.claimed_at = step.claimed_at or ev.occurred_at
+        step.claimed_by = payload.get("after")
+        step.events[-1]["before"] = payload.get("before")
+        step.events[-1]["after"] = payload.get("after")
+    elif ev.kind == "task_reoffered":  # a migration moved the task to another lane
+        step.offered_to = list(payload.get("offered_to") or [])
+        step.claimed_by = None
     elif ev.kind == "task_unclaimed":
         step.claimed_by = None
     elif ev.kind == "task_completed":

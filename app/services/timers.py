@@ -1,5 +1,7 @@
 """Timers and deadlines: advance instances whose timers are due, remind before due dates.
 
+The overdue view lives in overdue.py (re-exported here for the API).
+
 One transaction per instance: a runner killed mid-batch loses nothing, the instance it was
 working on is still due and the next run takes it. On PostgreSQL the row is taken with
 SELECT ... FOR UPDATE SKIP LOCKED, so several runners never advance the same instance.
@@ -13,15 +15,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
-from ..models import HumanTask, OrgUnit, ProcessInstance, TaskCandidate, TaskReminder, User
+from ..models import HumanTask, ProcessInstance, TaskCandidate, TaskReminder, User
 from ..models.base import utcnow
-from . import assignment, audit, notifications
-from .deployment import latest_versions
-from .errors import Conflict, NotAllowed, ValidationFailed
+from . import audit, notifications
+from .errors import Conflict, ValidationFailed
+from .overdue import OVERDUE_ROLES, OverdueView, overdue_tasks
 from .progress import load_runner, persist, run_engine
 from .uow import transaction
 
@@ -157,7 +159,60 @@ def _fire(instance: ProcessInstance) -> None:
     run_engine(runner.advance)
     if runner.dump() == instance.state:
         raise _NothingDue
+    before = _open_task_rows(instance.id)
     persist(instance, runner, None)
+    _record_escalation(instance, before, scheduled)
+
+
+def _open_task_rows(instance_id: int) -> dict[int, HumanTask]:
+    return {
+        row.id: row
+        for row in db.session.execute(
+            select(HumanTask).where(
+                HumanTask.instance_id == instance_id, HumanTask.status == "open"
+            )
+        ).scalars()
+    }
+
+
+def _record_escalation(
+    instance: ProcessInstance, before: dict[int, HumanTask], scheduled: datetime | None
+) -> None:
+    """Audit `escalation` when the timer took tasks away and handed new ones out.
+
+    Written once per fired timer: the instance row is locked for the whole transaction.
+    """
+    db.session.flush()
+    after = _open_task_rows(instance.id)
+    cancelled = [row for tid, row in before.items() if tid not in after]
+    offered = [row for tid, row in after.items() if tid not in before]
+    if not cancelled or not offered:
+        return
+    audit.record(
+        "escalation",
+        None,
+        instance_id=instance.id,
+        task_id=offered[0].id,
+        org_unit_id=instance.org_unit_id,
+        payload={
+            "scheduled_at": scheduled.isoformat() if scheduled else None,
+            "from": [_task_ref(row) for row in cancelled],
+            "to": [
+                {**_task_ref(row), "offered_to": [c.user.username for c in row.candidates]}
+                for row in offered
+            ],
+        },
+    )
+
+
+def _task_ref(row: HumanTask) -> dict[str, Any]:
+    return {
+        "task_id": row.id,
+        "bpmn_id": row.bpmn_id,
+        "name": row.name,
+        "lane": row.lane,
+        "claimed_by": row.claimed_by_username,
+    }
 
 
 def _mark_failed(instance_id: int, message: str) -> None:
@@ -231,7 +286,22 @@ def _remind(task_id: int, kind: str) -> bool:
             return False
         if not _claim_reminder(task_id, kind):
             return False
-        notifications.task_deadline(task, kind, _people_of(task))
+        people = _people_of(task)
+        told = notifications.task_deadline(task, kind, people)
+        # Once per task and kind: the task_reminder row claimed above is the dedup key.
+        audit.record(
+            "reminder_sent",
+            None,
+            instance_id=task.instance_id,
+            task_id=task.id,
+            org_unit_id=task.org_unit_id,
+            payload={
+                "kind": f"task_{kind}",
+                "due_at": task.due_at.isoformat() if task.due_at else None,
+                "to": [u.username for u in people if u.is_active],
+                "notifications": told,
+            },
+        )
     return True
 
 
@@ -263,116 +333,14 @@ def _people_of(task: HumanTask) -> list[User]:
     )
 
 
-# --- the overdue view for supervisors ------------------------------------------------------------
-
-OVERDUE_ROLES = (
-    "mms_head",
-    "municipal_head",
-    "region_official",
-    "director",
-    "admin",
-    "auditor",
-)
-
-
-@dataclass
-class OverdueView:
-    """Overdue open tasks in the actor's scope: one page of them and counts by group."""
-
-    items: list[dict[str, Any]]
-    total: int
-    page: int
-    per_page: int
-    by_municipality: list[dict[str, Any]]
-    by_process: list[dict[str, Any]]
-
-
-def _municipality(unit_id: int, units: dict[int, OrgUnit]) -> OrgUnit:
-    """The municipality a unit belongs to; units above that tier stand for themselves."""
-    unit = units[unit_id]
-    node: OrgUnit | None = unit
-    while node is not None:
-        if node.tier == "municipality":
-            return node
-        node = units.get(node.parent_id) if node.parent_id else None
-    return unit
-
-
-def overdue_tasks(
-    actor: User, now: datetime | None = None, page: int = 1, per_page: int = 50
-) -> OverdueView:
-    """Open tasks past their due time in instances under the units the actor supervises."""
-    roots = assignment.units_with_role(actor, OVERDUE_ROLES)
-    if not roots:
-        raise NotAllowed(
-            "Просроченные задачи видят руководители, аудиторы и администраторы в своей зоне."
-        )
-    moment = now or utcnow()
-    page, per_page = max(page, 1), min(max(per_page, 1), 200)
-    scope = assignment.subtree_ids(roots)
-    where = (
-        HumanTask.status == "open",
-        HumanTask.due_at.is_not(None),
-        HumanTask.due_at < moment,
-        ProcessInstance.org_unit_id.in_(scope),
-    )
-    units = {u.id: u for u in db.session.execute(select(OrgUnit)).scalars()}
-    names = {v.key: v.name for v in latest_versions()}
-    by_unit: dict[int, int] = {}
-    by_process: dict[str, int] = {}
-    total = 0
-    for unit_id, key, count in db.session.execute(
-        select(ProcessInstance.org_unit_id, HumanTask.process_key, func.count(HumanTask.id))
-        .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
-        .where(*where)
-        .group_by(ProcessInstance.org_unit_id, HumanTask.process_key)
-    ):
-        group = _municipality(unit_id, units).id
-        by_unit[group] = by_unit.get(group, 0) + count
-        by_process[key] = by_process.get(key, 0) + count
-        total += count
-    rows = db.session.execute(
-        select(HumanTask, ProcessInstance.org_unit_id)
-        .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
-        .where(*where)
-        .order_by(HumanTask.due_at, HumanTask.id)
-        .offset((page - 1) * per_page)
-        .limit(per_page)
-    ).all()
-    items = [
-        {
-            "id": task.id,
-            "instance_id": task.instance_id,
-            "process_key": task.process_key,
-            "bpmn_id": task.bpmn_id,
-            "name": task.name,
-            "lane": task.lane,
-            "due_at": task.due_at,
-            "overdue_days": (moment - task.due_at).days,
-            "claimed_by": task.claimed_by_username,
-            "org_unit_id": unit_id,
-            "municipality_id": _municipality(unit_id, units).id,
-            "title": task.instance_title,
-        }
-        for task, unit_id in rows
-    ]
-    return OverdueView(
-        items=items,
-        total=total,
-        page=page,
-        per_page=per_page,
-        by_municipality=[
-            {
-                "org_unit_id": uid,
-                "slug": units[uid].slug,
-                "name": units[uid].name,
-                "tier": units[uid].tier,
-                "count": count,
-            }
-            for uid, count in sorted(by_unit.items(), key=lambda kv: (-kv[1], units[kv[0]].name))
-        ],
-        by_process=[
-            {"process_key": key, "name": names.get(key, key), "count": count}
-            for key, count in sorted(by_process.items(), key=lambda kv: (-kv[1], kv[0]))
-        ],
-    )
+__all__ = [
+    "OVERDUE_ROLES",
+    "AdvanceReport",
+    "OverdueView",
+    "ReminderReport",
+    "advance_due_instances",
+    "advance_instance",
+    "due_instance_ids",
+    "overdue_tasks",
+    "send_due_reminders",
+]

@@ -9,6 +9,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..extensions import babel, csrf, login_manager
 from . import common
+from .security import init_security_headers
 
 
 def _locale() -> str:
@@ -37,11 +38,26 @@ def init_web(app: Flask) -> None:
     from .admin import bp as admin_bp
     from .audit import bp as audit_bp
     from .auth import bp as auth_bp
+    from .deadlines import bp as deadlines_bp
     from .designer import bp as designer_bp
     from .inbox import bp as inbox_bp
     from .instances import bp as instances_bp
+    from .monitoring import bp as monitoring_bp
+    from .notifications import bp as notifications_bp
+    from .register import bp as register_bp
 
-    for blueprint in (auth_bp, inbox_bp, instances_bp, admin_bp, designer_bp, audit_bp):
+    for blueprint in (
+        auth_bp,
+        inbox_bp,
+        instances_bp,
+        admin_bp,
+        designer_bp,
+        audit_bp,
+        register_bp,
+        monitoring_bp,
+        notifications_bp,
+        deadlines_bp,
+    ):
         app.register_blueprint(blueprint)
 
     app.context_processor(common.template_globals)
@@ -49,13 +65,7 @@ def init_web(app: Flask) -> None:
     app.jinja_env.filters["d"] = common.format_day
     _error_pages(app)
 
-    @app.after_request
-    def _security_headers(response: Any) -> Any:
-        if not request.path.startswith("/api/"):
-            response.headers.setdefault("X-Content-Type-Options", "nosniff")
-            response.headers.setdefault("X-Frame-Options", "DENY")
-            response.headers.setdefault("Referrer-Policy", "same-origin")
-        return response
+    init_security_headers(app)
 
 
 def _error_pages(app: Flask) -> None:

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 from flask_babel import format_date, format_datetime, get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin, current_user
@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..models import User
 from ..models.base import utcnow
+from ..services import assignment
 from ..services import auth as auth_service
 from ..services.errors import (
     AuthenticationFailed,
@@ -77,6 +78,16 @@ def actor() -> User:
     """The domain user of the current request (views are login_required)."""
     user: User = current_user.user
     return user
+
+
+def held_roles() -> frozenset[str]:
+    """Roles the session user holds now, read once per request (the navbar asks many times)."""
+    if not current_user.is_authenticated:
+        return frozenset()
+    if "held_roles" not in g:
+        g.held_roles = frozenset(assignment.roles_held(actor()))
+    roles: frozenset[str] = g.held_roles
+    return roles
 
 
 def safe_next(target: str | None, default: str) -> str:

@@ -115,12 +115,39 @@ def _attrs(prop: dict[str, Any], kind: str) -> dict[str, Any]:
     return attrs
 
 
-class _Errors:
-    """Validation errors by dotted path; remembers which ones a field has shown."""
+UPLOAD_SUFFIX = "__upload"
 
-    def __init__(self, errors: dict[str, list[str]]) -> None:
+
+def is_attachment_list(name: str, prop: dict[str, Any]) -> bool:
+    """A list of attachment ids (``…attachments``: integers): shown as files with an upload."""
+    items = prop.get("items")
+    return (
+        _type(prop) == "array"
+        and name.endswith("attachments")
+        and isinstance(items, dict)
+        and _type(items) == "integer"
+        and not options(items)
+    )
+
+
+def attachment_fields(schema: dict[str, Any] | None) -> list[str]:
+    """Top-level fields of a form that hold attachment ids."""
+    props = (schema or {}).get("properties") or {}
+    return [n for n, p in props.items() if isinstance(p, dict) and is_attachment_list(n, p)]
+
+
+class _Errors:
+    """Validation errors by dotted path; remembers which ones a field has shown.
+
+    It also carries the instance's attachments (id, file name) that attachment fields offer.
+    """
+
+    def __init__(
+        self, errors: dict[str, list[str]], files: list[tuple[int, str]] | None = None
+    ) -> None:
         self.by_path = errors
         self.shown: set[str] = set()
+        self.files = files or []
 
     def take(self, path: tuple[str, ...], title: str) -> list[str]:
         key = ".".join(path)
@@ -150,6 +177,13 @@ def _field(
         items = prop.get("items") if isinstance(prop.get("items"), dict) else {}
         assert isinstance(items, dict)
         listed = value if isinstance(value, list) else []
+        if len(path) == 1 and is_attachment_list(path[0], prop):
+            return Field(
+                kind="attachments",
+                value=sorted({str(v) for v in listed}),
+                options=[(str(i), n) for i, n in errors.files],
+                **common,
+            )
         if options(items):
             chosen = {str(v) for v in listed}
             return Field(
@@ -223,9 +257,10 @@ def build(
     schema: dict[str, Any] | None,
     values: dict[str, Any],
     errors: dict[str, list[str]] | None = None,
+    files: list[tuple[int, str]] | None = None,
 ) -> RenderedForm:
-    """The field tree of a form with the given values and validation errors."""
-    tracker = _Errors(errors or {})
+    """The field tree of a form with the given values, validation errors and offered files."""
+    tracker = _Errors(errors or {}, files)
     fields = _fields(schema or {}, (), values, tracker)
     ids = {f.dotted: f for f in _walk(fields)}
     summary = []

@@ -34,8 +34,14 @@ EVENT_KIND: dict[str, Any] = {
     "task_claimed": _l("Задача взята в работу"),
     "task_unclaimed": _l("Задача возвращена в общий список"),
     "task_delegated": _l("Задача передана"),
+    "task_reassigned": _l("Задача переназначена администратором"),
+    "task_reoffered": _l("Задача предложена заново"),
     "task_completed": _l("Задача выполнена"),
     "task_cancelled": _l("Задача отменена"),
+    "task_draft_saved": _l("Черновик формы сохранён"),
+    "task_draft_discarded": _l("Черновик формы удалён"),
+    "comment_added": _l("Добавлен комментарий"),
+    "attachment_added": _l("Добавлен файл"),
 }
 TIER: dict[str, Any] = {
     "region": _l("регион"),

@@ -25,6 +25,11 @@ CLAIMED_BY_USER_EVERY = 3_330
 CLAIMED_BY_OTHER_EVERY = 999
 # The user was also a candidate of 2,000 tasks completed long ago (history stays in the table).
 COMPLETED_OFFERED = 2_000
+# A second user has exactly 10,000 open unclaimed tasks in scope (offered about every 10th,
+# skipping those colleagues claimed): the HTML inbox figure of issue 4 ("the inbox page with
+# 10,000 open tasks in scope").
+SCOPE_USER = "methodical_council.luga-school-1"
+SCOPE_EVERY = 10
 
 
 @dataclass
@@ -37,6 +42,7 @@ class InboxDataSet:
     audit_events: int
     offered_to_user: int
     expected_total: int
+    scope_user_total: int
     load_seconds: float
     step_seconds: dict[str, float]
 
@@ -49,6 +55,7 @@ class InboxDataSet:
             "audit_events": self.audit_events,
             "offered_to_user": self.offered_to_user,
             "inbox_total": self.expected_total,
+            "scope_user_open_tasks": self.scope_user_total,
             "load_seconds": round(self.load_seconds, 1),
             "load_step_seconds": self.step_seconds,
             "audit_chain_valid": False,
@@ -65,6 +72,7 @@ def load_inbox_data_set(database_url: str, username: str) -> InboxDataSet:
     engine = create_engine(database_url)
     with engine.begin() as conn:
         me = _scalar(conn, "SELECT id FROM app_user WHERE username = :u", u=username)
+        scope_user = _scalar(conn, "SELECT id FROM app_user WHERE username = :u", u=SCOPE_USER)
         version = _scalar(
             conn,
             "SELECT max(id) FROM process_version WHERE key = 'mo_plan_approval'",
@@ -81,6 +89,7 @@ def load_inbox_data_set(database_url: str, username: str) -> InboxDataSet:
         seq0 = _scalar(conn, "SELECT coalesce(max(seq), 0) FROM audit_event")
         params = {
             "me": me,
+            "scope_user": scope_user,
             "version": version,
             "units": units,
             "u0": u0,
@@ -134,6 +143,15 @@ def load_inbox_data_set(database_url: str, username: str) -> InboxDataSet:
             """,
             me=me,
         )
+        scope_total = _scalar(
+            conn,
+            """
+            SELECT count(*) FROM human_task t
+            WHERE t.status = 'open' AND t.claimed_by_id IS NULL AND t.id IN (
+                SELECT human_task_id FROM human_task_candidate WHERE user_id = :u)
+            """,
+            u=scope_user,
+        )
         candidates = _scalar(conn, "SELECT count(*) FROM human_task_candidate")
         open_tasks = _scalar(conn, "SELECT count(*) FROM human_task WHERE status = 'open'")
         done_tasks = _scalar(conn, "SELECT count(*) FROM human_task WHERE status <> 'open'")
@@ -152,6 +170,7 @@ def load_inbox_data_set(database_url: str, username: str) -> InboxDataSet:
         audit_events=events,
         offered_to_user=offered,
         expected_total=expected,
+        scope_user_total=scope_total,
         load_seconds=time.perf_counter() - t0,
         step_seconds=steps,
     )
@@ -252,6 +271,10 @@ def _insert_candidates(conn: Any, p: dict[str, Any]) -> None:
             WHERE g % {OFFERED_EVERY} = 0
             UNION ALL
             SELECT :t0 + :n + g, :me, 'role' FROM generate_series(1, {COMPLETED_OFFERED}) g
+            UNION ALL
+            SELECT :t0 + g, :scope_user, 'role' FROM generate_series(1, :n) g
+            WHERE (g % {SCOPE_EVERY} = 5 AND g % {CLAIMED_BY_OTHER_EVERY} <> 0)
+                OR (g % {SCOPE_EVERY} = 7 AND g < 100)
             """
         ),
         p,

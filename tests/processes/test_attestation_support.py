@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.conftest import ApiClient
 from tests.processes.support import Clock, Flow, fire_due_timers, verify_audit_chain
 
@@ -152,11 +154,41 @@ def test_refused_and_support_ends(api: ApiClient) -> None:
     assert flow.final_data()["followup_accept"] is False
 
 
-def test_unknown_expert_falls_back_to_the_mo_head(api: ApiClient) -> None:
+@pytest.mark.parametrize(
+    "expert",
+    ["no.such.user", "mo_head.gatchina-school-2", "teacher.gatchina-school-1"],
+    ids=["unknown", "other-school", "not-mo-head"],
+)
+def test_expert_must_be_an_mo_head_of_the_school(api: ApiClient, expert: str) -> None:
     flow = _start(api)
-    flow.complete("Task_plan", DEPUTY, {**PLAN, "expert_username": "no.such.user"})
-    task = flow.task("Task_expert")
-    assert flow.offered(task["id"]) == [EXPERT]
+    task = flow.task("Task_plan")
+    resp = api.post(
+        f"/tasks/{task['id']}/complete", DEPUTY, json={"data": {**PLAN, "expert_username": expert}}
+    )
+    assert resp.status_code == 422
+    [message] = resp.get_json()["errors"]["expert_username"]
+    assert (
+        f"«{expert}» не найден" in message and "Руководитель методического объединения" in message
+    )
+    assert flow.open_tasks() == ["Task_plan"]  # nothing advanced
+
+
+def test_teacher_must_work_at_the_school(api: ApiClient) -> None:
+    for teacher in ("no.such.user", "teacher.gatchina-school-2"):
+        resp = api.post(
+            "/instances",
+            TEACHER,
+            json={
+                "process_key": "attestation_support",
+                "org_unit_id": api.unit_id(SCHOOL),
+                "data": {**REQUEST, "teacher_username": teacher},
+            },
+        )
+        assert resp.status_code == 422, resp.get_json()
+        [message] = resp.get_json()["errors"]["teacher_username"]
+        assert f"«{teacher}» не найден" in message
+    started = api.get("/audit?kind=instance_started", "auditor").get_json()
+    assert started["total"] == 0  # nothing was started
 
 
 def test_reminders_and_the_60_day_escalation(api: ApiClient, clock: Clock, seeded: Any) -> None:
@@ -211,3 +243,37 @@ def test_reminders_and_the_60_day_escalation(api: ApiClient, clock: Clock, seede
     assert data["consideration_reminder_result"] == {"sent": 1}
     assert data["attestation_reminder_result"] == {"sent": 1}
     assert flow.kinds().count("timer_fired") == 3
+
+
+def test_portfolio_takes_only_files_of_its_own_instance(api: ApiClient) -> None:
+    import io
+
+    def upload(flow: Flow) -> int:
+        resp = api.post(
+            f"/instances/{flow.id}/attachments",
+            TEACHER,
+            data={"file": (io.BytesIO(b"portfolio"), "portfolio.pdf")},
+            content_type="multipart/form-data",
+        )
+        assert resp.status_code == 201, resp.get_json()
+        return int(resp.get_json()["id"])
+
+    flows = []
+    for _ in range(2):
+        flow = _start(api)
+        flow.complete("Task_plan", DEPUTY, PLAN)
+        flow.complete("Task_expert", EXPERT, EXPERT_OPINION)
+        flows.append(flow)
+    own, other = upload(flows[0]), upload(flows[1])
+    task = flows[0].task("Task_portfolio")
+    resp = api.post(
+        f"/tasks/{task['id']}/complete",
+        TEACHER,
+        json={"data": {**PORTFOLIO, "portfolio_attachments": [own, other]}},
+    )
+    assert resp.status_code == 422
+    assert resp.get_json()["errors"]["portfolio_attachments"] == [
+        f"Файлы не относятся к этому процессу: {other}."
+    ]
+    flows[0].complete("Task_portfolio", TEACHER, {**PORTFOLIO, "portfolio_attachments": [own]})
+    assert flows[0].open_tasks() == ["Task_submission"]

@@ -21,6 +21,7 @@ DIRECTOR = f"director.{SCHOOL}"
 METHODIST = f"mms_methodist.{UNIT}"
 REGIONAL = "regional_methodist.lenobl"
 HEAD = f"mms_head.{UNIT}"
+TEACHER_2 = "teacher.gatchina-school-2"
 
 
 def application(**changes: Any) -> dict[str, Any]:
@@ -363,3 +364,48 @@ def test_register_lists_each_member_once(api: ApiClient) -> None:
         (2, other, "gatchina-school-2"),
     ]
     assert [row[2] for row in _csv_rows(api, METHODIST)[1:]] == [APPLICANT, other]
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "user"),
+    [
+        ({"applicant_username": "no.such.user"}, "applicant_username", "no.such.user"),
+        (
+            {"applicant_username": "teacher.luga-school-1"},
+            "applicant_username",
+            "teacher.luga-school-1",
+        ),
+        (
+            {"application_kind": "nomination", "nominator_username": TEACHER_2},
+            "nominator_username",
+            TEACHER_2,
+        ),
+        (
+            {"application_kind": "nomination", "nominator_username": "director.luga-school-1"},
+            "nominator_username",
+            "director.luga-school-1",
+        ),
+    ],
+    ids=[
+        "unknown-applicant",
+        "applicant-elsewhere",
+        "nominator-not-director",
+        "director-elsewhere",
+    ],
+)
+def test_named_users_must_work_in_the_municipality(
+    api: ApiClient, changes: dict[str, Any], field: str, user: str
+) -> None:
+    resp = api.post(
+        "/instances",
+        APPLICANT,
+        json={
+            "process_key": "mma_selection",
+            "org_unit_id": api.unit_id(UNIT),
+            "data": application(**changes),
+        },
+    )
+    assert resp.status_code == 422, resp.get_json()
+    [message] = resp.get_json()["errors"][field]
+    assert f"«{user}» не найден" in message
+    assert api.get("/audit?kind=instance_started", "auditor").get_json()["total"] == 0

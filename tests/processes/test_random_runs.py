@@ -73,8 +73,9 @@ class Run:
                 data["contributions"] = data["contributions"] or ["gia_expert"]
             if name == "start.json":
                 data["applicant_username"] = f"teacher.{self.school}"
-                if data["application_kind"] == "nomination":
-                    data["nominator_username"] = f"director.{self.school}"
+                # Named users are checked (x-user): the UI offers real ones, never random text.
+                nominated = data["application_kind"] == "nomination"
+                data["nominator_username"] = f"director.{self.school}" if nominated else ""
         if self.key == "attestation_support":
             if name == "start.json":
                 data["teacher_username"] = f"teacher.{self.school}"

@@ -39,6 +39,10 @@ SCOPES = ("in", "out")
 ROLE_CODES = list(ROLES)
 LANES = ("mo_head", "methodical_council", "director", "deputy_director")
 SUPERVISORS = ("auditor", "admin")
+# Zone roles (app.services.roles.ZONE_ROLES) other than the supervisors: they read the
+# instances of their zone (the inbox tab «Все в моей зоне») but take no part in them.
+HEADS = ("region_official", "cnppm_head", "municipal_head", "mms_head", "director")
+MONITORING_ROLES = ("region_official", "cnppm_head", "municipal_head", "mms_head", "director")
 
 Cell = tuple[str, str]  # (role, scope)
 
@@ -97,16 +101,19 @@ def only(
 
 
 def instance_readers(ok: int = 200) -> Rule:
-    """Participants, lane roles in scope and supervisors in scope; others do not see it (404)."""
-    return Rule(ok, cells(LANES + SUPERVISORS), 404)
+    """Participants, lane roles, supervisors and zone heads in scope; others get 404."""
+    return Rule(ok, cells(LANES + SUPERVISORS + HEADS), 404)
+
+
+def instance_contributors(ok: int = 201) -> Rule:
+    """Participants and lane roles in scope; readers who take no part get 403, others 404."""
+    readers_only = [r for r in SUPERVISORS + HEADS if r not in LANES]
+    return Rule(ok, cells(LANES), 404, tuple(((r, "in"), 403) for r in readers_only))
 
 
 def task_actor(ok: int = 200) -> Rule:
     """The user the task is offered to; supervisors in scope see the task but may not act."""
     return Rule(ok, cells(("mo_head",)), 404, tuple(((r, "in"), 403) for r in SUPERVISORS))
-
-
-HEADS = ("region_official", "municipal_head", "mms_head", "director")
 
 
 def task_readers(ok: int = 200) -> Rule:
@@ -438,8 +445,9 @@ ROWS: list[Row] = [
         "/api/v1/instances/{instance_id}",
         instance_readers(),
         _instance_path(),
-        "Экземпляр: участники, роли дорожек процесса в области и аудитор/администратор "
-        "выше по дереву; остальным он «не существует» (404).",
+        "Экземпляр: участники, роли дорожек процесса в области, аудитор/администратор "
+        "и руководители зоны (region_official, municipal_head, mms_head, director) выше по "
+        "дереву — только чтение; остальным он «не существует» (404).",
     ),
     Row(
         "GET",
@@ -472,13 +480,14 @@ ROWS: list[Row] = [
     Row(
         "POST",
         "/api/v1/instances/{instance_id}/attachments",
-        instance_readers(201),
+        instance_contributors(),
         lambda w, u: Call(
             f"/instances/{w.shared['id']}/attachments",
             data={"file": (_bytes(b"note"), "note.txt")},
             content_type="multipart/form-data",
         ),
-        "Добавить вложение: как чтение экземпляра.",
+        "Добавить вложение: участники и роли дорожек процесса в области; аудитор, "
+        "администратор и руководители зоны видят экземпляр, но получают 403.",
     ),
     Row(
         "GET",
@@ -497,9 +506,9 @@ ROWS: list[Row] = [
     Row(
         "POST",
         "/api/v1/instances/{instance_id}/comments",
-        instance_readers(201),
+        instance_contributors(),
         lambda w, u: Call(f"/instances/{w.shared['id']}/comments", json={"body": "Замечание"}),
-        "Добавить комментарий: как чтение экземпляра.",
+        "Добавить комментарий: как добавить вложение.",
     ),
     Row(
         "GET",
@@ -543,6 +552,29 @@ ROWS: list[Row] = [
         task_actor(),
         lambda w, u: Call(f"/tasks/{w.task()}/complete", json={"data": mo_plan()}),
         "Выполнить задачу: тот, кому она предложена.",
+    ),
+    Row(
+        "GET",
+        "/api/v1/tasks/{task_id}/draft",
+        task_actor(),
+        lambda w, u: Call(f"/tasks/{w.task()}/draft"),
+        "Свой черновик формы задачи: тот, кто может её выполнить сейчас (кому предложена, "
+        "пока не взята другим); аудитор/администратор видят задачу, но черновика у них нет "
+        "(403).",
+    ),
+    Row(
+        "PUT",
+        "/api/v1/tasks/{task_id}/draft",
+        task_actor(),
+        lambda w, u: Call(f"/tasks/{w.task()}/draft", json={"data": {"mo_name": "Черновик"}}),
+        "Сохранить черновик формы (данные не проверяются): как чтение черновика.",
+    ),
+    Row(
+        "DELETE",
+        "/api/v1/tasks/{task_id}/draft",
+        task_actor(204),
+        lambda w, u: Call(f"/tasks/{w.task()}/draft"),
+        "Удалить свой черновик: как чтение черновика.",
     ),
     Row(
         "GET",
@@ -622,6 +654,21 @@ ROWS: list[Row] = [
         Rule(200, cells(ROLE_CODES), 403),
         lambda w, u: Call("/register/mma.csv?municipality=gatchina"),
         "Реестр ММА в CSV: как реестр.",
+    ),
+    Row(
+        "GET",
+        "/api/v1/monitoring",
+        Rule(200, cells(MONITORING_ROLES), 403),
+        lambda w, u: Call("/monitoring?municipality=gatchina"),
+        "Мониторинг муниципалитета: региональный орган и ЦНППМ своего региона, руководители "
+        "ОМСУ и ММС своего муниципалитета, директор — только по своей школе; другим — 403.",
+    ),
+    Row(
+        "GET",
+        "/api/v1/monitoring/instances",
+        Rule(200, cells(MONITORING_ROLES), 403),
+        lambda w, u: Call("/monitoring/instances?figure=overdue&municipality=gatchina"),
+        "Экземпляры за числом мониторинга: как мониторинг.",
     ),
     Row(
         "GET",
@@ -760,6 +807,23 @@ ROWS: list[Row] = [
         "Отменить замещение: администратор своей ветви дерева.",
     ),
     Row(
+        "GET",
+        "/api/v1/admin/tasks",
+        only(("admin",)),
+        lambda w, u: Call("/admin/tasks"),
+        "Открытые задачи для переназначения: администратор (видит задачи своей ветви).",
+    ),
+    Row(
+        "POST",
+        "/api/v1/admin/tasks/{task_id}/reassign",
+        Rule(200, cells(("admin",)), 403, ((("admin", "out"), 404),)),
+        lambda w, u: Call(
+            f"/admin/tasks/{w.task()}/reassign", json={"username": MO_HEAD, "reason": "отпуск"}
+        ),
+        "Переназначить задачу держателю роли её дорожки: администратор своей ветви дерева; "
+        "администратору другой ветви задача «не существует» (404).",
+    ),
+    Row(
         "POST",
         "/api/v1/admin/import",
         only(("admin",)),
@@ -769,15 +833,738 @@ ROWS: list[Row] = [
 ]
 
 
+# --- the web UI views ------------------------------------------------------------------------
+
+# Posts of the own account: allowed to an auditor (app/web/audit/routes.py _auditors_read_only).
+OWN_ACCOUNT_PAGES = ("/login", "/logout", "/language", "/notifications")
+ANYONE = frozenset(PRINCIPALS)
+DESIGNERS = ("process_designer", "admin")
+
+
+@dataclass(frozen=True)
+class WebRow:
+    """One UI view: its rule (anonymous users are sent to the login page: 302), the URL a cell
+    opens given the objects of the test (a World), the body it posts, and the rule in words.
+
+    `form` is a dict or a function of the World giving (name, value) pairs, (name, (file, name))
+    for uploads; `body` is "form", "json" (the editor's fetch, CSRF token in X-CSRFToken) or
+    "raw" (text/plain, the same header). `session` is "shared" (one login per principal), or
+    "fresh" (a new login for the cell: logging out ends it). `public` views answer anonymous
+    users themselves instead of sending them to the login page."""
+
+    method: str
+    path: str
+    rule: Rule
+    url: Callable[[Any], str]
+    form: Any
+    summary: str
+    body: str = "form"
+    session: str = "shared"
+    public: bool = False
+    # Cells refused with a message on the page they are sent back to (303 and an alert), the
+    # way the instance page answers a comment of a reader who takes no part.
+    flash_refused: frozenset[Cell] = frozenset()
+
+    def fields(self, world: Any) -> Any:
+        return self.form(world) if callable(self.form) else self.form
+
+    @property
+    def auditor_read_only(self) -> bool:
+        """UI forms that change something are refused to a read-only auditor (403)."""
+        return self.method == "POST" and not self.path.startswith(OWN_ACCOUNT_PAGES)
+
+    def expected(self, role: str, scope: str) -> int:
+        if role == "auditor" and self.auditor_read_only:
+            return 403
+        return self.rule.expected(role, scope)
+
+
+def web(ok: int, allowed: frozenset[Cell], denied: int, *exceptions: tuple[Cell, int]) -> Rule:
+    """A rule of a UI view: anonymous users are sent to the login page (302)."""
+    return Rule(ok, allowed, denied, tuple(exceptions), anonymous=302)
+
+
+def web_instance_readers(ok: int = 200) -> Rule:
+    """Participants, lane roles, supervisors and zone heads in scope; others get 404."""
+    return web(ok, cells(LANES + SUPERVISORS + HEADS), 404)
+
+
+def web_task_actor(ok: int = 303) -> Rule:
+    """The user the task is offered to; supervisors in scope see the task but may not act."""
+    return web(ok, cells(("mo_head",)), 404, *(((r, "in"), 403) for r in SUPERVISORS))
+
+
+def web_admin_in_scope(ok: int = 303, out: int = 403) -> Rule:
+    """The administrator of the branch holding the object; the other branch's one gets `out`."""
+    return web(ok, cells(("admin",)), 403, (("admin", "out"), out))
+
+
+READERS_ONLY = tuple(r for r in SUPERVISORS + HEADS if r not in LANES)
+
+
+def web_instance_contributors() -> Rule:
+    """Participants and lane roles in scope add; readers who take no part are sent back to
+    the page with the refusal (303 and a message), others get 404."""
+    return web(303, cells(LANES), 404, *(((r, "in"), 303) for r in READERS_ONLY))
+
+
+def plan_fields(plan: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The МО plan as the task page's form posts it (bracketed names, one row per item)."""
+    fields: list[tuple[str, Any]] = [
+        (key, plan.get(key, "")) for key in ("school_year", "mo_name", "mo_kind", "theme", "goal")
+    ]
+    fields += [(f"tasks[{i}]", task) for i, task in enumerate(plan.get("tasks", []))]
+    for array in ("members", "meetings", "events"):
+        for i, row in enumerate(plan.get(array, [])):
+            fields += [(f"{array}[{i}][{k}]", v) for k, v in row.items()]
+    return fields
+
+
+def _week() -> list[tuple[str, Any]]:
+    now = datetime.now(UTC)
+    return [
+        ("valid_from", now.strftime("%Y-%m-%dT%H:%M")),
+        ("valid_to", (now + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M")),
+    ]
+
+
+def _new_slug() -> str:
+    return f"web-{uuid.uuid4().hex[:8]}"
+
+
+def _csv_file() -> tuple[Any, str]:
+    return (_bytes(b"slug,name,tier,parent_slug\n"), "units.csv")
+
+
+WEB_ROWS: list[WebRow] = [
+    WebRow(
+        "GET",
+        "/register/mma",
+        Rule(200, cells(ROLE_CODES), 403, anonymous=302),
+        lambda o: "/register/mma?municipality=gatchina",
+        {},
+        "Реестр ММА муниципалитета: все, кто работает в нём (в самом муниципалитете или его "
+        "школах) или выше по дереву; другой муниципалитет — 403.",
+    ),
+    WebRow(
+        "GET",
+        "/register/mma.csv",
+        Rule(200, cells(ROLE_CODES), 403, anonymous=302),
+        lambda o: "/register/mma.csv?municipality=gatchina",
+        {},
+        "Реестр ММА в CSV (выгрузка записывается в журнал аудита): как реестр.",
+    ),
+    WebRow(
+        "GET",
+        "/overdue",
+        Rule(200, cells(HEADS + SUPERVISORS, SCOPES), 403, anonymous=302),
+        lambda o: "/overdue",
+        {},
+        "Просроченные задачи: руководители зоны (регион, ОМСУ, ММС, директор), аудитор и "
+        "администратор — каждый в своей ветви дерева; остальным 403.",
+    ),
+    WebRow(
+        "GET",
+        "/notifications",
+        Rule(200, frozenset(PRINCIPALS), 200, anonymous=302),
+        lambda o: "/notifications",
+        {},
+        "Свои уведомления: любой вошедший пользователь.",
+    ),
+    WebRow(
+        "POST",
+        "/notifications/<int:notification_id>/read",
+        Rule(303, cells(("mo_head",)), 404, anonymous=302),
+        lambda o: f"/notifications/{o.notification}/read",
+        {},
+        "Отметить уведомление прочитанным: только его получатель; чужое — 404.",
+    ),
+    WebRow(
+        "POST",
+        "/notifications/read-all",
+        Rule(303, frozenset(PRINCIPALS), 303, anonymous=302),
+        lambda o: "/notifications/read-all",
+        {},
+        "Отметить все свои уведомления прочитанными (аудитору тоже: это своя учётная запись).",
+    ),
+    WebRow(
+        "GET",
+        "/notifications/settings",
+        Rule(200, frozenset(PRINCIPALS), 200, anonymous=302),
+        lambda o: "/notifications/settings",
+        {},
+        "Свои настройки уведомлений.",
+    ),
+    WebRow(
+        "POST",
+        "/notifications/settings",
+        Rule(303, frozenset(PRINCIPALS), 303, anonymous=302),
+        lambda o: "/notifications/settings",
+        {"channel": "in_app"},
+        "Изменить свои настройки уведомлений (аудитору тоже).",
+    ),
+    WebRow(
+        "GET",
+        "/monitoring/",
+        Rule(200, cells(MONITORING_ROLES), 403, anonymous=302),
+        lambda o: "/monitoring/?municipality=gatchina",
+        {},
+        "Мониторинг муниципалитета: региональный орган и ЦНППМ своего региона, руководители "
+        "ОМСУ и ММС своего муниципалитета, директор — по своей школе; другим — 403.",
+    ),
+    WebRow(
+        "GET",
+        "/monitoring/drill",
+        Rule(200, cells(MONITORING_ROLES), 403, anonymous=302),
+        lambda o: "/monitoring/drill?figure=overdue&municipality=gatchina",
+        {},
+        "Экземпляры за числом мониторинга: как мониторинг.",
+    ),
+    WebRow(
+        "GET",
+        "/monitoring/export.csv",
+        Rule(200, cells(MONITORING_ROLES), 403, anonymous=302),
+        lambda o: "/monitoring/export.csv?table=municipalities&municipality=gatchina",
+        {},
+        "Выгрузка мониторинга в CSV: как мониторинг.",
+    ),
+    WebRow(
+        "GET",
+        "/monitoring/export.xlsx",
+        Rule(200, cells(MONITORING_ROLES), 403, anonymous=302),
+        lambda o: "/monitoring/export.xlsx?municipality=gatchina",
+        {},
+        "Выгрузка мониторинга в XLSX: как мониторинг.",
+    ),
+    # --- sign-in ---------------------------------------------------------------------------
+    WebRow(
+        "GET",
+        "/login",
+        Rule(302, ANYONE, 302, anonymous=200),
+        lambda o: "/login",
+        {},
+        "Форма входа: открыта без входа; вошедшего пользователя отправляет дальше (302).",
+        public=True,
+    ),
+    WebRow(
+        "POST",
+        "/login",
+        Rule(302, ANYONE, 302, anonymous=401),
+        lambda o: "/login",
+        {"username": "nobody", "password": "wrong-password"},
+        "Вход по имени и паролю: без входа неверный пароль — 401 (верный — 302, его проверяет "
+        "каждый вход теста); вошедшего пользователя отправляет дальше.",
+        public=True,
+    ),
+    WebRow(
+        "POST",
+        "/logout",
+        web(302, ANYONE, 302),
+        lambda o: "/logout",
+        {},
+        "Выход: любой вошедший пользователь (аудитору тоже: это своя сессия).",
+        session="fresh",
+    ),
+    WebRow(
+        "POST",
+        "/language",
+        Rule(302, ANYONE, 302, anonymous=302),
+        lambda o: "/language",
+        {"lang": "ru", "next": "/"},
+        "Выбор языка интерфейса (запоминается в сессии): любой, и без входа.",
+        public=True,
+    ),
+    # --- inbox and tasks -------------------------------------------------------------------
+    WebRow(
+        "GET",
+        "/",
+        web(200, ANYONE, 200),
+        lambda o: "/",
+        {},
+        "Входящие: любой вошедший пользователь (список ограничен тем, что ему видно).",
+    ),
+    WebRow(
+        "GET",
+        "/tasks/<int:task_id>",
+        web(200, cells(("mo_head",) + SUPERVISORS), 404),
+        lambda o: f"/tasks/{o.shared_task}",
+        {},
+        "Страница задачи: тот, кому она предложена, аудитор и администратор в области; "
+        "остальным задача «не существует» (404).",
+    ),
+    WebRow(
+        "POST",
+        "/tasks/<int:task_id>/claim",
+        web_task_actor(),
+        lambda o: f"/tasks/{o.task()}/claim",
+        {},
+        "Взять в работу: тот, кому задача предложена; администратор в области видит, но не "
+        "действует (403).",
+    ),
+    WebRow(
+        "POST",
+        "/tasks/<int:task_id>/unclaim",
+        web_task_actor(),
+        lambda o: f"/tasks/{o.claimed_task()}/unclaim",
+        {},
+        "Вернуть задачу в общий список: тот, кому она предложена.",
+    ),
+    WebRow(
+        "POST",
+        "/tasks/<int:task_id>/delegate",
+        web_task_actor(),
+        lambda o: f"/tasks/{o.task()}/delegate",
+        {"username": f"mo_head_2.{SCHOOL}"},
+        "Передать задачу коллеге с той же ролью: тот, кому она предложена.",
+    ),
+    WebRow(
+        "POST",
+        "/tasks/<int:task_id>/complete",
+        web_task_actor(),
+        lambda o: f"/tasks/{o.task()}/complete",
+        lambda o: plan_fields(mo_plan()),
+        "Выполнить задачу (форма с CSRF): тот, кому она предложена.",
+    ),
+    WebRow(
+        "POST",
+        "/tasks/<int:task_id>/draft",
+        web_task_actor(),
+        lambda o: f"/tasks/{o.task()}/draft",
+        {"mo_name": "Черновик"},
+        "Сохранить свой черновик формы: тот, кто может выполнить задачу.",
+    ),
+    WebRow(
+        "POST",
+        "/tasks/<int:task_id>/draft/discard",
+        web(303, cells(("mo_head",)), 404, (("auditor", "in"), 403), (("admin", "in"), 303)),
+        lambda o: f"/tasks/{o.task()}/draft/discard",
+        {},
+        "Удалить свой черновик: тот, кто может выполнить задачу; администратора в области "
+        "возвращает на задачу с отказом (303 и сообщение).",
+        flash_refused=cells(("admin",)),
+    ),
+    # --- processes and instances -----------------------------------------------------------
+    WebRow(
+        "GET",
+        "/processes",
+        web(200, ANYONE, 200),
+        lambda o: "/processes",
+        {},
+        "Каталог процессов: любой вошедший (в списке только те, что он может запустить).",
+    ),
+    WebRow(
+        "GET",
+        "/processes/<key>/start",
+        web(200, cells(("mo_head",), SCOPES), 403),
+        lambda o: "/processes/mo_plan_approval/start",
+        {},
+        "Форма запуска: тот, чья роль запускает процесс, в любой своей организации.",
+    ),
+    WebRow(
+        "POST",
+        "/processes/<key>/start",
+        web(303, cells(("mo_head",)), 403),
+        lambda o: "/processes/mo_plan_approval/start",
+        lambda o: [("org_unit_id", str(o.unit[SCHOOL]))],
+        "Запуск процесса в организации: держатель запускающей роли в этой организации.",
+    ),
+    WebRow(
+        "GET",
+        "/instances/<int:instance_id>",
+        web_instance_readers(),
+        lambda o: f"/instances/{o.shared['id']}",
+        {},
+        "Страница экземпляра: участники, роли дорожек, аудитор, администратор и руководители "
+        "зоны в области; остальным 404.",
+    ),
+    WebRow(
+        "POST",
+        "/instances/<int:instance_id>/comments",
+        web_instance_contributors(),
+        lambda o: f"/instances/{o.shared['id']}/comments",
+        {"body": "Комментарий матрицы доступа"},
+        "Комментарий к экземпляру: участники и роли дорожек в области; читающих без участия "
+        "(руководители зоны, администратор) возвращает на страницу с отказом — 303 и "
+        "сообщение, ничего не записано; остальным 404.",
+        flash_refused=cells(tuple(r for r in READERS_ONLY if r != "auditor")),
+    ),
+    WebRow(
+        "POST",
+        "/instances/<int:instance_id>/attachments",
+        web_instance_contributors(),
+        lambda o: f"/instances/{o.shared['id']}/attachments",
+        lambda o: [("file", (_bytes(b"plan"), "plan.txt"))],
+        "Файл к экземпляру: как комментарий.",
+        flash_refused=cells(tuple(r for r in READERS_ONLY if r != "auditor")),
+    ),
+    WebRow(
+        "GET",
+        "/attachments/<int:attachment_id>/download",
+        web_instance_readers(),
+        lambda o: f"/attachments/{o.attachment}/download",
+        {},
+        "Скачать вложение: как страница экземпляра.",
+    ),
+    # --- audit -----------------------------------------------------------------------------
+    WebRow(
+        "GET",
+        "/audit/",
+        web(200, cells(SUPERVISORS, SCOPES), 403),
+        lambda o: "/audit/",
+        {},
+        "Журнал аудита: аудитор и администратор (события своей ветви дерева).",
+    ),
+    WebRow(
+        "GET",
+        "/audit/verify",
+        web(200, cells(SUPERVISORS, SCOPES), 403),
+        lambda o: "/audit/verify",
+        {},
+        "Проверка цепочки хешей журнала: аудитор и администратор.",
+    ),
+    WebRow(
+        "GET",
+        "/audit/export",
+        web(200, cells(SUPERVISORS, SCOPES), 403),
+        lambda o: "/audit/export?format=csv",
+        {},
+        "Выгрузка журнала (записывается в журнал): аудитор и администратор, своя ветвь.",
+    ),
+    WebRow(
+        "GET",
+        "/audit/instances/<int:instance_id>",
+        web_instance_readers(),
+        lambda o: f"/audit/instances/{o.shared['id']}",
+        {},
+        "История экземпляра (шаги, люди, сроки): как страница экземпляра.",
+    ),
+    WebRow(
+        "GET",
+        "/audit/retention",
+        web(200, cells(SUPERVISORS, SCOPES), 403),
+        lambda o: "/audit/retention",
+        {},
+        "Отчёт о сроках хранения: аудитор и администратор (своя ветвь).",
+    ),
+    # --- process designer ------------------------------------------------------------------
+    WebRow(
+        "GET",
+        "/designer/",
+        web(200, cells(DESIGNERS, SCOPES), 403),
+        lambda o: "/designer/",
+        {},
+        "Рабочее место разработчика процессов: разработчик процессов и администратор "
+        "(процессы общие для региона).",
+    ),
+    WebRow(
+        "GET",
+        "/designer/upload",
+        web(200, cells(DESIGNERS, SCOPES), 403),
+        lambda o: "/designer/upload",
+        {},
+        "Форма загрузки файлов процесса: разработчик процессов и администратор.",
+    ),
+    WebRow(
+        "POST",
+        "/designer/upload",
+        web(200, cells(DESIGNERS, SCOPES), 403),
+        lambda o: "/designer/upload",
+        lambda o: [("action", "validate")]
+        + [("files", (_bytes(content), name)) for name, content in parallel_bundle()],
+        "Проверка (и развёртывание) загруженных файлов: разработчик процессов и администратор.",
+    ),
+    WebRow(
+        "GET",
+        "/designer/<key>",
+        web(200, cells(DESIGNERS, SCOPES), 403),
+        lambda o: f"/designer/{PARALLEL}",
+        {},
+        "Версии процесса и черновик: разработчик процессов и администратор.",
+    ),
+    WebRow(
+        "GET",
+        "/designer/<key>/compare",
+        web(200, cells(DESIGNERS, SCOPES), 403),
+        lambda o: f"/designer/{PARALLEL}/compare?from=1&to=2",
+        {},
+        "Сравнение версий: разработчик процессов и администратор.",
+    ),
+    WebRow(
+        "GET",
+        "/designer/<key>/edit",
+        web(200, cells(DESIGNERS, SCOPES), 403),
+        lambda o: f"/designer/{PARALLEL}/edit",
+        {},
+        "Редактор диаграммы: разработчик процессов и администратор.",
+    ),
+    WebRow(
+        "GET",
+        "/designer/<key>/forms/<path:form>",
+        web(200, cells(DESIGNERS, SCOPES), 403),
+        lambda o: f"/designer/{PARALLEL}/forms/council.json",
+        {},
+        "Редактор формы: разработчик процессов и администратор.",
+    ),
+    WebRow(
+        "POST",
+        "/designer/forms/preview",
+        web(200, cells(DESIGNERS, SCOPES), 403),
+        lambda o: "/designer/forms/preview",
+        '{"type": "object", "properties": {}}',
+        "Предпросмотр редактируемой формы: разработчик процессов и администратор.",
+        body="raw",
+    ),
+    WebRow(
+        "POST",
+        "/designer/<key>/draft",
+        web(200, cells(DESIGNERS, SCOPES), 403),
+        lambda o: f"/designer/{PARALLEL}/draft",
+        {"files": {}, "forms": {}},
+        "Сохранить черновик процесса из редактора: разработчик процессов и администратор.",
+        body="json",
+    ),
+    WebRow(
+        "POST",
+        "/designer/<key>/draft/validate",
+        web(200, cells(DESIGNERS, SCOPES), 403),
+        lambda o: f"/designer/{PARALLEL}/draft/validate",
+        {},
+        "Проверить черновик: разработчик процессов и администратор.",
+        body="json",
+    ),
+    WebRow(
+        "POST",
+        "/designer/<key>/draft/deploy",
+        web(303, cells(DESIGNERS, SCOPES), 403),
+        lambda o: f"/designer/{PARALLEL}/draft/deploy",
+        {},
+        "Развернуть черновик новой версией: разработчик процессов и администратор.",
+    ),
+    WebRow(
+        "POST",
+        "/designer/<key>/draft/discard",
+        web(303, cells(DESIGNERS, SCOPES), 403),
+        lambda o: f"/designer/{PARALLEL}/draft/discard",
+        {},
+        "Удалить черновик: разработчик процессов и администратор.",
+    ),
+    WebRow(
+        "POST",
+        "/designer/<key>/migrate",
+        web(200, cells(DESIGNERS, SCOPES), 403),
+        lambda o: f"/designer/{PARALLEL}/migrate",
+        {"from_version": "1", "to_version": "2", "action": "dry-run"},
+        "Перевод экземпляров на новую версию (здесь — пробный): разработчик процессов и "
+        "администратор.",
+    ),
+    # --- administration --------------------------------------------------------------------
+    WebRow(
+        "GET",
+        "/admin/",
+        web(200, cells(("admin",), SCOPES), 403),
+        lambda o: "/admin/",
+        {},
+        "Дерево организаций для администрирования: администратор (своя ветвь).",
+    ),
+    WebRow(
+        "POST",
+        "/admin/units",
+        web_admin_in_scope(),
+        lambda o: "/admin/units",
+        lambda o: [
+            ("slug", _new_slug()),
+            ("name", "Школа матрицы доступа"),
+            ("tier", "institution"),
+            ("parent_id", str(o.unit["gatchina"])),
+        ],
+        "Создать организацию: администратор ветви, в которую она входит.",
+    ),
+    WebRow(
+        "POST",
+        "/admin/units/<int:unit_id>",
+        web_admin_in_scope(),
+        lambda o: f"/admin/units/{o.school()}",
+        {"action": "rename", "name": "Школа матрицы доступа (новое имя)"},
+        "Переименовать, перенести или закрыть организацию: администратор её ветви.",
+    ),
+    WebRow(
+        "GET",
+        "/admin/users",
+        web(200, cells(("admin",), SCOPES), 403),
+        lambda o: "/admin/users",
+        {},
+        "Пользователи: администратор (своей ветви, по запросу — краткий список всех).",
+    ),
+    WebRow(
+        "POST",
+        "/admin/users",
+        web(303, cells(("admin",), SCOPES), 403),
+        lambda o: "/admin/users",
+        lambda o: [
+            ("username", _new_slug()),
+            ("full_name", "Пользователь матрицы"),
+            ("password", "Matrix-pass-12345"),
+        ],
+        "Создать пользователя (без ролей): администратор.",
+    ),
+    WebRow(
+        "GET",
+        "/admin/users/<int:user_id>",
+        web(200, cells(("admin",), SCOPES), 403),
+        lambda o: f"/admin/users/{o.target_user}",
+        {},
+        "Карточка пользователя: администратор (полная — в своей ветви, иначе краткая).",
+    ),
+    WebRow(
+        "POST",
+        "/admin/users/<int:user_id>/action",
+        web_admin_in_scope(),
+        lambda o: f"/admin/users/{o.user()}/action",
+        {"action": "deactivate", "confirm": "yes", "reason": "отпуск"},
+        "Отключить, включить пользователя или сбросить пароль: администратор его ветви.",
+    ),
+    WebRow(
+        "POST",
+        "/admin/users/<int:user_id>/grants",
+        web_admin_in_scope(),
+        lambda o: f"/admin/users/{o.user(False)}/grants",
+        lambda o: [
+            ("role", "teacher"),
+            ("org_unit_id", str(o.unit[SCHOOL])),
+            ("reason", "матрица доступа"),
+        ],
+        "Назначить роль: администратор ветви, где роль назначается.",
+    ),
+    WebRow(
+        "POST",
+        "/admin/grants/<int:grant_id>/revoke",
+        web_admin_in_scope(),
+        lambda o: f"/admin/grants/{o.revocable_grant()}/revoke",
+        {"confirm": "yes", "reason": "матрица доступа"},
+        "Отозвать роль: администратор ветви назначения.",
+    ),
+    WebRow(
+        "POST",
+        "/admin/users/<int:user_id>/substitutions",
+        web_admin_in_scope(),
+        lambda o: f"/admin/users/{o.user()}/substitutions",
+        lambda o: [("substitute", f"teacher.{SCHOOL}"), ("reason", "отпуск"), *_week()],
+        "Назначить замещающего: администратор ветви обоих пользователей.",
+    ),
+    WebRow(
+        "POST",
+        "/admin/substitutions/<int:substitution_id>/cancel",
+        web_admin_in_scope(),
+        lambda o: f"/admin/substitutions/{o.substitution()}/cancel",
+        {"confirm": "yes", "reason": "отменено"},
+        "Отменить замещение: администратор ветви пользователей.",
+    ),
+    WebRow(
+        "GET",
+        "/admin/substitutions",
+        web(200, cells(("admin",), SCOPES), 403),
+        lambda o: "/admin/substitutions",
+        {},
+        "Замещения: администратор (своя ветвь).",
+    ),
+    WebRow(
+        "GET",
+        "/admin/tasks",
+        web(200, cells(("admin",), SCOPES), 403),
+        lambda o: "/admin/tasks",
+        {},
+        "Открытые задачи для переназначения: администратор (задачи своей ветви).",
+    ),
+    WebRow(
+        "GET",
+        "/admin/tasks/<int:task_id>",
+        web_admin_in_scope(200, 404),
+        lambda o: f"/admin/tasks/{o.shared_task}",
+        {},
+        "Форма переназначения задачи: администратор её ветви; администратору другой ветви "
+        "задача «не существует» (404).",
+    ),
+    WebRow(
+        "POST",
+        "/admin/tasks/<int:task_id>/reassign",
+        web_admin_in_scope(303, 404),
+        lambda o: f"/admin/tasks/{o.task()}/reassign",
+        {"username": MO_HEAD, "confirm": "yes", "reason": "отпуск"},
+        "Переназначить задачу: как форма переназначения.",
+    ),
+    WebRow(
+        "GET",
+        "/admin/import",
+        web(200, cells(("admin",), SCOPES), 403),
+        lambda o: "/admin/import",
+        {},
+        "Форма импорта организаций и пользователей: администратор.",
+    ),
+    WebRow(
+        "POST",
+        "/admin/import",
+        web(200, cells(("admin",), SCOPES), 403),
+        lambda o: "/admin/import",
+        lambda o: [("dry_run", "yes"), ("file", _csv_file())],
+        "Импорт из CSV (здесь — пробный): администратор (строки вне своей ветви отклоняются).",
+    ),
+    WebRow(
+        "GET",
+        "/admin/import/<job_id>",
+        web(200, cells(("admin",)), 404),
+        lambda o: f"/admin/import/{o.import_job}",
+        {},
+        "Ход импорта: только тот, кто его запустил; остальным импорт «не существует» (404).",
+    ),
+    WebRow(
+        "GET",
+        "/admin/import/<job_id>/status",
+        web(200, cells(("admin",)), 404),
+        lambda o: f"/admin/import/{o.import_job}/status",
+        {},
+        "Ход импорта в JSON: как страница хода импорта.",
+    ),
+    WebRow(
+        "POST",
+        "/admin/import/<job_id>/tokens",
+        web(200, cells(("admin",)), 404),
+        lambda o: f"/admin/import/{o.import_job}/tokens",
+        {},
+        "Одноразовые токены установки паролей импорта (выдаются один раз): только тот, кто "
+        "запустил импорт.",
+    ),
+]
+
+
 # --- the document --------------------------------------------------------------------------
 
 SCOPE_LABEL = {"in": "в области", "out": "вне области"}
+# The sections of the web part of the document: a title and the path prefixes of its views.
+WEB_SECTIONS: list[tuple[str, tuple[str, ...]]] = [
+    ("Вход и язык", ("/login", "/logout", "/language")),
+    ("Входящие и задачи", ("/tasks/",)),
+    ("Процессы и экземпляры", ("/processes", "/instances/", "/attachments/")),
+    ("Уведомления и сроки", ("/notifications", "/overdue")),
+    ("Реестр ММА", ("/register/",)),
+    ("Мониторинг", ("/monitoring/",)),
+    ("Аудит", ("/audit/",)),
+    ("Разработчик процессов", ("/designer/",)),
+    ("Администрирование", ("/admin/",)),
+]
+
+
+def _web_section(path: str) -> tuple[str, ...]:
+    """The prefixes of the section a view belongs to (the inbox `/` joins the tasks)."""
+    for _title, prefixes in WEB_SECTIONS:
+        if path.startswith(prefixes):
+            return prefixes
+    return ("/tasks/",)
 
 
 def render_markdown() -> str:
     """docs/authorization-matrix.md, generated from ROWS."""
     lines = [
-        "# Матрица доступа REST API",
+        "# Матрица доступа: REST API и веб-интерфейс",
         "",
         "<!-- Generated from tests/security/authz_matrix.py: do not edit by hand. Regenerate:",
         "     python -m tests.security.authz_matrix > docs/authorization-matrix.md -->",
@@ -823,6 +1610,51 @@ def render_markdown() -> str:
             f"{row.expected(role, 'in')} / {row.expected(role, 'out')}" for role in ROLE_CODES
         ]
         lines.append(f"| `{row.method} {row.path}` | " + " | ".join(statuses) + " |")
+    lines += [
+        "",
+        "## Веб-интерфейс",
+        "",
+        "Каждая страница и каждая форма веб-интерфейса (все правила `url_map`, кроме API и",
+        "статических файлов; тест `test_table_covers_every_view` проваливается, если страница",
+        "без строки) проверяются так же: `tests/security/test_web_authorization_matrix.py`",
+        "входит через форму входа от имени каждой роли в области и вне её и отправляет формы",
+        "с CSRF-токеном (запросы редактора процессов — с заголовком `X-CSRFToken`). Каждое",
+        "разрешённое изменение получает свои объекты (задачу, экземпляр, пользователя…).",
+        "",
+        "Коды: 200 — страница показана; 302/303 — переход после входа или выполненной формы;",
+        "403 — запрещено (страница ошибки); 404 — объект для этого пользователя не существует.",
+        "Форма, отправленная обратно с 303, проверяется по следующей странице: при успехе на",
+        "ней нет сообщения об ошибке, а отказ «с возвратом» (отмечен в правиле) показывает",
+        "сообщение об отказе — ничего не записано.",
+        "",
+        "Без входа страница отправляет на форму входа (302); открытые страницы (вход, выбор",
+        "языка) отвечают сами. Аудитор — только чтение: любая форма вне своей учётной записи",
+        "(вход, выход, язык, уведомления) отклоняется ему с 403 до поиска объекта.",
+        "",
+        f"Размер матрицы: {len(WEB_ROWS)} страниц и форм × {len(ROLE_CODES)} ролей × 2 области "
+        f"+ {len(WEB_ROWS)} запросов без входа = "
+        f"{len(WEB_ROWS) * (len(ROLE_CODES) * 2 + 1)} проверок.",
+    ]
+    for title, prefixes in WEB_SECTIONS:
+        rows = [r for r in WEB_ROWS if _web_section(r.path) == prefixes]
+        lines += ["", f"### {title}", "", "| страница | кто может | без входа |", "|---|---|---|"]
+        lines += [f"| `{r.method} {r.path}` | {r.summary} | {r.rule.anonymous} |" for r in rows]
+    lines += [
+        "",
+        "### Полная матрица веб-интерфейса",
+        "",
+        "| страница | " + " | ".join(f"`{r}`" for r in ROLE_CODES) + " |",
+        "|---|" + "---|" * len(ROLE_CODES),
+    ]
+    for _title, prefixes in WEB_SECTIONS:
+        for web_row in WEB_ROWS:
+            if _web_section(web_row.path) != prefixes:
+                continue
+            statuses = [
+                f"{web_row.expected(role, 'in')} / {web_row.expected(role, 'out')}"
+                for role in ROLE_CODES
+            ]
+            lines.append(f"| `{web_row.method} {web_row.path}` | " + " | ".join(statuses) + " |")
     lines += [
         "",
         "## Кто такие «в области» и «вне области» для каждой роли",

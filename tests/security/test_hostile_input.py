@@ -166,6 +166,12 @@ SCRIPT_ATTACKS = {
     "endless_while_true": "x = 0\nwhile True:\n    x = x + 1",
     "endless_while_1": "while 1:\n    pass",
     "syntax_error": "x = (",
+    # Memory bombs that are obvious from the literals alone are refused at deploy.
+    "list_times_billion": "x = [0] * 10**9",
+    "string_times_ten_billion": "x = 'x' * 10**10",
+    "power_tower": "x = 10**10**8",
+    "shift_bomb": "x = 1 << 10**10",
+    "bomb_inside_function": "def grow():\n    return 'ab' * (10**6 * 10**3)\ny = 1",
 }
 
 
@@ -188,6 +194,19 @@ RUNTIME_ATTACKS = {
     "huge_range": "x = sum(range(10**9))",
     "format_string_escape": "x = '{0.__class__.__bases__}'.format(1)",
     "while_with_changing_condition": "x = 1\nwhile x > 0:\n    x = x + 1",
+    # Memory bombs built from values only known when the script runs.
+    "list_times_variable": "n = 10\nx = [0] * n**9",
+    "nested_comprehension": "x = [[0] * 1000 for i in range(100000) for j in range(100000)]",
+    "big_list_of_ranges": "x = [list(range(100000)) for i in range(100000)]",
+    "join_bomb": "s = 'x' * 900000\nx = ''.join([s] * 1000)",
+    "padding_bomb": "n = 10\nx = 'a'.ljust(n**10)",
+    "doubling_string": "s = 'x'\nfor i in range(64):\n    s = s + s",
+    "doubling_list_in_place": "a = [0]\nfor i in range(64):\n    a += a",
+    "shared_structure": "a = [0]\nfor i in range(60):\n    a = [a, a]",
+    "fstring_width": "n = 10**9\nx = f'{1:>{n}}'",
+    "keep_every_version": (
+        "k = []\ns = ''\nfor i in range(100000):\n    k.append(s)\n    s += 'xxxxxxxxxx'"
+    ),
 }
 
 
@@ -214,6 +233,8 @@ def test_scripts_that_only_fail_when_run_are_stopped_with_422(
     assert start.status_code == 422, start.get_data(as_text=True)
     assert start.get_json()["message"]
     assert counts(shared) == before
+    # The worker that ran the script is alive and serves the next request.
+    assert api.get("/me", "director.gatchina-school-1").status_code == 200
 
 
 def test_request_body_over_the_limit_is_413_json(api: ApiClient, shared: Any) -> None:

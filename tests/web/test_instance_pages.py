@@ -109,3 +109,21 @@ def test_instance_page_permissions_and_markers(seeded: Flask, login_as: Any) -> 
     assert data["completed"] == ["Task_draft"] and data["active"] == ["Task_council_review"]
     assert "Рассмотрение плана методическим советом" in html
     assert "Задача выполнена" in html
+
+
+def test_open_task_links_only_for_those_who_may_open_them(seeded: Flask, login_as: Any) -> None:
+    from app.extensions import db
+    from app.models import HumanTask
+
+    [task_id] = start_plans(seeded)
+    with seeded.app_context():
+        instance_id = db.session.get(HumanTask, task_id).instance_id
+        db.session.remove()
+    link = f'href="/tasks/{task_id}"'
+    for user, linked in [(MO_HEAD, True), ("auditor", True), ("mms_head.gatchina", False)]:
+        web = login_as(user)
+        page = web.get(f"/instances/{instance_id}")
+        assert page.status_code == 200, user
+        assert (link in page.get_data(as_text=True)) is linked, user
+        # Whoever gets the link can follow it; the zone head would only have met a 404.
+        assert (web.get(f"/tasks/{task_id}").status_code == 200) is linked, user

@@ -15,15 +15,23 @@ from datetime import datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, inspect, select, update
+from sqlalchemy import exists, func, inspect, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ...extensions import db
-from ...models import HumanTask, Notification, NotificationPreference, ProcessInstance, User
+from ...models import (
+    HumanTask,
+    Notification,
+    NotificationPreference,
+    ProcessInstance,
+    RoleGrant,
+    User,
+)
 from ...models import notification as states
 from ...models.base import utcnow
 from ..calendar import deadline_zone
 from ..errors import NotFound, ValidationFailed
+from ..roles import ZONE_ROLES
 from ..uow import transaction
 
 CHANNELS = ("email", "in_app")
@@ -199,6 +207,33 @@ class NotificationPage:
     page: int
     per_page: int
     unread: int
+
+
+@dataclass(frozen=True)
+class NavbarState:
+    """What the navbar shows on every page: the unread badge and the overdue link."""
+
+    unread: int
+    oversees_zone: bool
+
+
+def navbar_state(actor: User) -> NavbarState:
+    """Unread count and whether the actor holds a zone role now, in one cheap query."""
+    now = utcnow()
+    unread = (
+        select(func.count(Notification.id))
+        .where(Notification.user_id == actor.id, Notification.read_at.is_(None))
+        .scalar_subquery()
+    )
+    zone = exists().where(
+        RoleGrant.user_id == actor.id,
+        RoleGrant.role.in_(sorted(ZONE_ROLES)),
+        RoleGrant.revoked_at.is_(None),
+        or_(RoleGrant.valid_from.is_(None), RoleGrant.valid_from <= now),
+        or_(RoleGrant.valid_to.is_(None), RoleGrant.valid_to > now),
+    )
+    count, oversees = db.session.execute(select(unread, zone)).one()
+    return NavbarState(int(count), bool(oversees))
 
 
 def unread_count(actor: User) -> int:

@@ -73,6 +73,6 @@
     container.dataset.state = "ready";
   }).catch(function (err) {
     container.dataset.state = "error";
-    say(String(err));
+    say(container.dataset.msgImport + " " + (err && err.message ? err.message : String(err)));
   });
 })();

@@ -20,10 +20,10 @@ from flask_babel import gettext as _
 from flask_login import login_required
 
 from ...models import TIERS
-from ...services import admin, admin_users, import_jobs, org_import, substitution
+from ...services import admin, admin_users, import_jobs, org_import, substitution, task_admin
 from ...services.errors import ServiceError, ValidationFailed
 from ...services.roles import ROLES
-from ..common import actor
+from ..common import actor, held_roles
 from . import bp
 
 PER_PAGE = 25
@@ -275,6 +275,7 @@ def revoke(grant_id: int) -> Any:
 @login_required
 def substitute(user_id: int) -> Any:
     """Name a substitute (by username) for this user for a period."""
+    admin.require_admin(actor())  # before the lookup: nobody else learns which names exist
     try:
         other = admin_users.by_username(request.form.get("substitute", "").strip())
         if other is None:
@@ -323,6 +324,68 @@ def substitutions() -> Any:
     return render_template(
         "admin/substitutions.html", subs=page.items, sub_status=substitution.status
     )
+
+
+# --- open tasks: reassignment ---------------------------------------------------------------
+
+
+@bp.route("/tasks")
+@login_required
+def tasks() -> Any:
+    """Open tasks of the admin's scope, with search; each links to its reassignment form."""
+    page = _int(request.args.get("page")) or 1
+    q = request.args.get("q", "")
+    assignee = request.args.get("assignee") or None
+    result = task_admin.open_tasks(actor(), q=q, assignee=assignee, page=page, per_page=PER_PAGE)
+    pages = max(1, -(-result.total // PER_PAGE))
+    return render_template(
+        "admin/tasks.html", result=result, pages=pages, q=q, assignee=assignee or ""
+    )
+
+
+@bp.route("/tasks/<int:task_id>")
+@login_required
+def task_reassign_form(task_id: int) -> Any:
+    """The reassignment form of one task: who may take it, the reason, the confirmation."""
+    people = task_admin.eligible_assignees(actor(), task_id)
+    task = task_admin.task_for_admin(actor(), task_id)
+    return render_template("admin/task_reassign.html", task=task, people=people)
+
+
+@bp.route("/tasks/<int:task_id>/reassign", methods=["POST"])
+@login_required
+def task_reassign(task_id: int) -> Any:
+    """Give the task to the chosen holder of its role, or release it (after confirmation)."""
+    target = (request.form.get("username") or "").strip()
+    try:
+        if not _confirmed():
+            raise ValidationFailed(
+                _("Подтвердите переназначение задачи."), {"confirm": [_("Обязательно.")]}
+            )
+        if not target:
+            raise ValidationFailed(
+                _("Выберите нового исполнителя."), {"username": [_("Обязательно.")]}
+            )
+        task = task_admin.reassign(
+            actor(), task_id, None if target == "-" else target, request.form.get("reason", "")
+        )
+    except (ValidationFailed, ServiceError) as exc:
+        if exc.status not in (409, 422):
+            raise
+        flash(_err(exc), "danger")
+        return redirect(url_for("admin.task_reassign_form", task_id=task_id), 303)
+    if task.claimed_by_username:
+        flash(
+            _(
+                "Задача «%(name)s» передана пользователю %(user)s.",
+                name=task.name,
+                user=task.claimed_by_username,
+            ),
+            "success",
+        )
+    else:
+        flash(_("Задача «%(name)s» возвращена в общий список.", name=task.name), "success")
+    return redirect(url_for("admin.tasks"), 303)
 
 
 # --- import ---------------------------------------------------------------------------------
@@ -395,8 +458,6 @@ def _admin_link() -> dict[str, Any]:
     """Whether the navbar shows «Администрирование» (the user holds the admin role now)."""
 
     def show() -> bool:
-        from flask_login import current_user
-
-        return bool(current_user.is_authenticated and admin.is_admin(actor()))
+        return admin.ADMIN_ROLE in held_roles()
 
     return {"show_admin_link": show}

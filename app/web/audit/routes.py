@@ -15,18 +15,21 @@ from ...services import audit, audit_export, audit_log, retention, timeline
 from ...services.audit_log import AuditFilter
 from ...services.errors import ValidationFailed
 from .. import jsonform
-from ..common import actor, error_page
+from ..common import actor, error_page, held_roles
 from . import bp
 
 PER_PAGE = 50
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # The auditor's own session and settings are not data of the system.
-_OWN_ACCOUNT_BLUEPRINTS = frozenset({"auth", "notifications", "account"})
+_OWN_ACCOUNT_BLUEPRINTS = frozenset({"auth", "notifications", "notices", "account"})
 
 EVENT_KIND_EXTRA: dict[str, Any] = {
     "instance_migrated": _l("Экземпляр переведён на новую версию"),
     "timer_fired": _l("Сработал таймер"),
     "timer_failed": _l("Ошибка таймера"),
+    "reminder_sent": _l("Напоминание о сроке"),
+    "escalation": _l("Эскалация по сроку"),
+    "scheduled_start_failed": _l("Плановый запуск не удался"),
     "attachment_added": _l("Добавлен файл"),
     "comment_added": _l("Добавлен комментарий"),
     "document_generated": _l("Сформирован документ"),
@@ -55,6 +58,7 @@ EVENT_KIND_EXTRA: dict[str, Any] = {
     "user_password_set": _l("Пароль установлен"),
     "login_succeeded": _l("Вход"),
     "login_failed": _l("Неудачный вход"),
+    "login_locked": _l("Вход заблокирован после неудачных попыток"),
     "logout": _l("Выход"),
     "demo_seeded": _l("Созданы демонстрационные данные"),
 }
@@ -83,9 +87,7 @@ def _audit_link() -> dict[str, Any]:
     """Whether the navbar shows «Аудит» (the user is an auditor or admin now)."""
 
     def show() -> bool:
-        if not current_user.is_authenticated:
-            return False
-        return bool(audit_log.is_reader(actor()))
+        return bool(held_roles().intersection(audit_log.READER_ROLES))
 
     return {"show_audit_link": show}
 

@@ -30,6 +30,13 @@ def login() -> Any:
             user = auth_service.login(username, password)
         except DirectoryUnavailable as exc:  # the directory is down: say so, not "wrong password"
             error, status = exc.message, 503
+        except auth_service.LoginLocked as exc:
+            error = _(
+                "Слишком много неудачных попыток входа. Вход под этим именем временно "
+                "заблокирован, повторите через %(minutes)s мин.",
+                minutes=exc.minutes,
+            )
+            status = 429
         except AuthenticationFailed:
             error = _("Неверное имя пользователя или пароль.")
             status = 401

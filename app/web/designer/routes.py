@@ -18,7 +18,7 @@ from ...services import (
 )
 from ...services.errors import ValidationFailed
 from .. import jsonform
-from ..common import actor
+from ..common import actor, held_roles
 from . import bp
 
 MAX_UPLOAD_FILES = 50
@@ -221,8 +221,6 @@ def _designer_link() -> dict[str, Any]:
     """Whether the navbar shows «Процессы» (process designers and administrators)."""
 
     def show() -> bool:
-        from flask_login import current_user
-
-        return bool(current_user.is_authenticated and designer.may_design(actor()))
+        return bool(held_roles().intersection(designer.DESIGNER_ROLES))
 
     return {"show_designer_link": show}

@@ -8,8 +8,8 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_babel import gettext as _
 from flask_login import login_required
 
-from ...services import inbox, task_context, tasks
-from ...services.errors import Conflict, ValidationFailed
+from ...services import documents, inbox, task_context, task_drafts, tasks
+from ...services.errors import Conflict, NotAllowed, NotFound, ServiceError, ValidationFailed
 from .. import jsonform
 from ..common import actor
 from . import bp
@@ -43,6 +43,13 @@ def index() -> Any:
     return render_template("inbox/list.html", page=page)
 
 
+def _materials(ctx: task_context.TaskContext) -> documents.Materials | None:
+    try:
+        return documents.materials(actor(), ctx.instance.id)
+    except NotFound:  # e.g. a substitute who sees the task but is no participant yet
+        return None
+
+
 def _render_task(
     ctx: task_context.TaskContext,
     values: dict[str, Any] | None = None,
@@ -50,11 +57,50 @@ def _render_task(
     message: str | None = None,
     status: int = 200,
 ) -> Any:
-    form = jsonform.build(ctx.form, ctx.values if values is None else values, errors)
+    materials = _materials(ctx)
+    files = [(a.id, a.filename) for a in materials.attachments] if materials else []
+    if values is None:
+        use_draft = ctx.draft is not None and ctx.can_act
+        values = ctx.draft.data if use_draft and ctx.draft else ctx.values
+    form = jsonform.build(ctx.form, values, errors, files)
     steps = [(step, jsonform.describe(step.schema, step.data)) for step in ctx.steps]
     return render_template(
-        "inbox/task.html", ctx=ctx, form=form, steps=steps, error_message=message
+        "inbox/task.html",
+        ctx=ctx,
+        form=form,
+        steps=steps,
+        materials=materials,
+        error_message=message,
     ), status
+
+
+def _messages(exc: ServiceError) -> list[str]:
+    return [m for messages in exc.errors.values() for m in messages] or [exc.message]
+
+
+def _with_uploads(
+    ctx: task_context.TaskContext, data: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """Attach the files chosen in the form's attachment fields; their ids join the data."""
+    errors: dict[str, list[str]] = {}
+    for name in jsonform.attachment_fields(ctx.form):
+        ids = list(data.get(name) or [])
+        for upload in request.files.getlist(name + jsonform.UPLOAD_SUFFIX):
+            if not upload.filename:
+                continue
+            try:
+                attachment = documents.add_attachment(
+                    actor(), ctx.instance.id, upload.filename, upload.read(), upload.mimetype or ""
+                )
+            except (ValidationFailed, NotAllowed, Conflict, NotFound) as exc:
+                errors.setdefault(name, []).extend(
+                    f"«{documents.safe_filename(upload.filename)}»: {m}" for m in _messages(exc)
+                )
+                continue
+            ids.append(attachment.id)
+        if ids or name in data:
+            data[name] = ids
+    return data, errors
 
 
 @bp.route("/tasks/<int:task_id>")
@@ -69,7 +115,9 @@ def task(task_id: int) -> Any:
 def complete(task_id: int) -> Any:
     """Submit the form; errors come back next to the fields with the values kept."""
     ctx = task_context.context(actor(), task_id)
-    data = jsonform.parse(ctx.form, request.form)
+    data, upload_errors = _with_uploads(ctx, jsonform.parse(ctx.form, request.form))
+    if upload_errors:
+        return _render_task(ctx, data, upload_errors, _("Не удалось загрузить файлы."), 422)
     try:
         tasks.complete(actor(), task_id, data)
     except ValidationFailed as exc:
@@ -79,6 +127,34 @@ def complete(task_id: int) -> Any:
         return redirect(url_for("inbox.index"), 303)
     flash(_("Задача «%(name)s» выполнена.", name=ctx.task.name), "success")
     return redirect(url_for("inbox.index"), 303)
+
+
+@bp.route("/tasks/<int:task_id>/draft", methods=["POST"])
+@login_required
+def save_draft(task_id: int) -> Any:
+    """Keep the entered values, valid or not, to continue later."""
+    ctx = task_context.context(actor(), task_id)
+    data, upload_errors = _with_uploads(ctx, jsonform.parse(ctx.form, request.form))
+    try:
+        task_drafts.save(actor(), task_id, data)
+    except (ValidationFailed, Conflict, NotAllowed) as exc:
+        return _render_task(ctx, data, exc.errors, exc.message, exc.status)
+    if upload_errors:
+        return _render_task(ctx, data, upload_errors, _("Не удалось загрузить файлы."), 422)
+    flash(_("Черновик сохранён. Его увидите только вы."), "success")
+    return redirect(url_for("inbox.task", task_id=task_id), 303)
+
+
+@bp.route("/tasks/<int:task_id>/draft/discard", methods=["POST"])
+@login_required
+def discard_draft(task_id: int) -> Any:
+    """Forget the saved draft and show the form as the process fills it."""
+    try:
+        if task_drafts.discard(actor(), task_id):
+            flash(_("Черновик удалён."), "success")
+    except (Conflict, NotAllowed) as exc:
+        flash(exc.message, "warning")
+    return redirect(url_for("inbox.task", task_id=task_id), 303)
 
 
 def _after_action(task_id: int, action: Any, done: str, then: str | None = None) -> Any:
