@@ -11,6 +11,7 @@ variables hold, measured every few thousand lines (MAX_GROWTH over what the run 
 from __future__ import annotations
 
 import ast
+import operator
 import re
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar
@@ -195,6 +196,8 @@ def guarded_star(value: Any) -> Any:
 
 def guarded_getitem(obj: Any, index: Any) -> Any:
     """`obj[index]`; a slice is a copy and is counted."""
+    if type(index) not in _FLAT and type(index) is not slice:
+        compare_units(index)
     result = default_guarded_getitem(obj, index)
     if isinstance(index, slice) and isinstance(result, _SIZED):
         _charge(len(result))
@@ -239,10 +242,12 @@ def builtins_overrides() -> dict[str, Any]:
         "repr": _as_text(repr),
         "list": _counted(list),
         "tuple": _counted(tuple),
-        "set": _counted(set),
-        "frozenset": _counted(frozenset),
-        "dict": _counted(dict),
-        "sorted": _counted(sorted),
+        "set": _hashed(set),
+        "frozenset": _hashed(frozenset),
+        "dict": guarded_dict,
+        "sorted": guarded_sorted,
+        "min": _extreme(min),
+        "max": _extreme(max),
     }
 
 
@@ -307,6 +312,9 @@ def _guarded_method(obj: Any, name: str, method: Any) -> Any:
             _charge(len(obj))
 
         return extend
+    compares = _comparing_method(obj, name, method)
+    if compares is not None:
+        return compares
     if isinstance(obj, list | dict | set) and name == "copy":
         return _counted(method)
     if isinstance(obj, int) and name == "to_bytes":
@@ -317,6 +325,90 @@ def _guarded_method(obj: Any, name: str, method: Any) -> Any:
 
         return to_bytes
     return method
+
+
+_ONE_KEY = {"get", "pop", "setdefault", "add", "remove", "discard"}
+_SET_WITH_OTHERS = {
+    "update",
+    "union",
+    "intersection",
+    "difference",
+    "symmetric_difference",
+    "intersection_update",
+    "difference_update",
+    "symmetric_difference_update",
+    "issubset",
+    "issuperset",
+    "isdisjoint",
+}
+
+
+def _measured_other(other: Any) -> Any:
+    """An argument of a set method: a container is measured, an iterator read and measured."""
+    if isinstance(other, set | frozenset | dict | _DICT_VIEWS[0] | _DICT_VIEWS[2]):
+        compare_units(other)
+        return other
+    return _hash_many(list(other))
+
+
+def _comparing_method(obj: Any, name: str, method: Any) -> Any:
+    """Methods that compare or hash their arguments against the items of `obj`, or None."""
+    if isinstance(obj, list | tuple) and name in {"count", "index", "remove"}:
+
+        def search(value: Any, *rest: Any) -> Any:
+            if type(value) not in _FLAT_NO_TEXT:
+                compare_units(value)
+                compare_units(obj)
+            return method(value, *rest)
+
+        return search
+    if isinstance(obj, list) and name == "sort":
+
+        def sort(*, key: Any = None, reverse: bool = False) -> None:
+            if key is None:
+                compare_units(obj)
+            method(key=_keyed(key), reverse=reverse)
+
+        return sort
+    if isinstance(obj, dict) and name in _ONE_KEY:
+
+        def one_key(key: Any, *rest: Any) -> Any:
+            return method(guarded_key(key), *rest)
+
+        return one_key
+    if isinstance(obj, dict) and name == "update":
+
+        def update(*args: Any, **kwargs: Any) -> None:
+            if args:
+                if isinstance(args[0], dict):
+                    compare_units(list(obj))
+                    compare_units(list(args[0]))
+                args = (_pairs_keys(args[0]), *args[1:])
+            method(*args, **kwargs)
+
+        return update
+    if isinstance(obj, dict) and name == "fromkeys":
+
+        def fromkeys(keys: Iterable[Any], *rest: Any) -> Any:
+            return method(_hash_many(list(keys)), *rest)
+
+        return fromkeys
+    if isinstance(obj, set | frozenset) and name in _ONE_KEY:
+
+        def set_one(key: Any) -> Any:
+            return method(guarded_key(key))
+
+        return set_one
+    if isinstance(obj, set | frozenset | _DICT_VIEWS[0] | _DICT_VIEWS[2]) and (
+        name in _SET_WITH_OTHERS
+    ):
+
+        def with_others(*others: Any) -> Any:
+            compare_units(obj)
+            return method(*[_measured_other(other) for other in others])
+
+        return with_others
+    return None
 
 
 def guarded_getattr(obj: Any, name: str, default: Any = None) -> Any:
@@ -425,6 +517,10 @@ _BINOP_GUARDS = {
     ast.Pow: "_pow_",
     ast.LShift: "_lshift_",
     ast.Mod: "_mod_",
+    ast.BitOr: "_or_",
+    ast.BitAnd: "_and_",
+    ast.BitXor: "_xor_",
+    ast.Sub: "_sub_",
 }
 
 
@@ -440,6 +536,15 @@ def guard_names() -> dict[str, Any]:
         "_star_": guarded_star,
         "_getattr_": guarded_getattr,
         "_getitem_": guarded_getitem,
+        "_compare_": guarded_compare,
+        "_cmp_": guarded_compared,
+        "_in_": guarded_container,
+        "_key_": guarded_key,
+        "_keys_": guarded_keys,
+        "_or_": guarded_or,
+        "_and_": guarded_and,
+        "_xor_": guarded_xor,
+        "_sub_": guarded_sub,
     }
 
 
@@ -447,6 +552,40 @@ def _call(name: str, args: list[ast.expr], where: Any) -> ast.Call:
     node = ast.Call(func=ast.Name(name, ast.Load()), args=args, keywords=[])
     copy_locations(node, where)
     return node
+
+
+_SET_OPS = (ast.BitOr, ast.BitAnd, ast.BitXor, ast.Sub)
+_COMPARE_CODES = {
+    ast.Eq: 0,
+    ast.NotEq: 1,
+    ast.Lt: 2,
+    ast.LtE: 3,
+    ast.Gt: 4,
+    ast.GtE: 5,
+    ast.In: 6,
+    ast.NotIn: 7,
+}
+
+
+def _literal(node: ast.expr) -> bool:
+    """A constant, or a short tuple/list/set of constants: nothing to measure."""
+    if isinstance(node, ast.Constant):
+        return True
+    return (
+        isinstance(node, ast.Tuple | ast.List | ast.Set)
+        and len(node.elts) <= 64
+        and all(isinstance(e, ast.Constant) for e in node.elts)
+    )
+
+
+def _hashed_element(node: ast.expr) -> ast.expr:
+    """A set item or dict key wrapped in the hash guard (a literal needs none)."""
+    if isinstance(node, ast.Constant):
+        return node
+    if isinstance(node, ast.Starred):
+        node.value = _call("_keys_", [node.value], node)
+        return node
+    return _call("_key_", [node], node)
 
 
 class LimitingTransformer(RestrictingNodeTransformer):
@@ -457,6 +596,10 @@ class LimitingTransformer(RestrictingNodeTransformer):
         guard = _BINOP_GUARDS.get(type(node.op))
         if guard is None:
             return node
+        if isinstance(node.op, _SET_OPS) and (
+            isinstance(node.left, ast.Constant) or isinstance(node.right, ast.Constant)
+        ):
+            return node  # `n - 1`: a constant is never a set
         return _call(guard, [node.left, node.right], node)
 
     def visit_FormattedValue(self, node: ast.FormattedValue) -> Any:
@@ -465,6 +608,70 @@ class LimitingTransformer(RestrictingNodeTransformer):
         value = _call("_format_", [node.value, ast.Constant(node.conversion), spec], node)
         new = ast.FormattedValue(value=value, conversion=-1, format_spec=None)
         copy_locations(new, node)
+        return new
+
+    def visit_Compare(self, node: ast.Compare) -> Any:
+        """Every operand of a comparison is measured; the right side of `in` is a container."""
+        node = self.node_contents_visit(node)
+        if len(node.ops) == 1:
+            op = node.ops[0]
+            if isinstance(op, ast.Is | ast.IsNot) or _literal(node.left):
+                return node
+            if _literal(node.comparators[0]):
+                return node  # a literal bounds the work: `x == 5`, `x in ('a', 'b')`
+            code = _COMPARE_CODES[type(op)]
+            return _call("_compare_", [node.left, node.comparators[0], ast.Constant(code)], node)
+        operands = [node.left, *node.comparators]
+        guarded = []
+        for index, operand in enumerate(operands):
+            around = node.ops[max(index - 1, 0) : index + 1]
+            if all(isinstance(op, ast.Is | ast.IsNot) for op in around) or _literal(operand):
+                guarded.append(operand)
+            elif index and isinstance(node.ops[index - 1], ast.In | ast.NotIn):
+                guarded.append(_call("_in_", [operand], operand))
+            else:
+                guarded.append(_call("_cmp_", [operand], operand))
+        node.left, node.comparators = guarded[0], guarded[1:]
+        return node
+
+    def visit_Subscript(self, node: ast.Subscript) -> Any:
+        """`d[key] = v` and `del d[key]` hash the key (reading goes through `_getitem_`)."""
+        new = super().visit_Subscript(node)
+        if (
+            isinstance(new, ast.Subscript)
+            and isinstance(new.ctx, ast.Store | ast.Del)
+            and not isinstance(new.slice, ast.Constant | ast.Slice)
+        ):
+            new.slice = _call("_key_", [new.slice], new.slice)
+        return new
+
+    def visit_Set(self, node: ast.Set) -> Any:
+        node = self.node_contents_visit(node)
+        node.elts = [_hashed_element(e) for e in node.elts]
+        return node
+
+    def visit_Dict(self, node: ast.Dict) -> Any:
+        node = self.node_contents_visit(node)
+        keys: list[ast.expr | None] = []
+        for key, value in zip(node.keys, node.values, strict=True):
+            if key is None:  # {**value}
+                keys.append(None)
+                node.values[len(keys) - 1] = _call("_keys_", [value], value)
+            else:
+                keys.append(_hashed_element(key))
+        node.keys = keys
+        return node
+
+    def visit_SetComp(self, node: ast.SetComp) -> Any:
+        new = super().visit_SetComp(node)
+        if isinstance(new, ast.SetComp):
+            new.elt = _hashed_element(new.elt)
+        return new
+
+    def visit_DictComp(self, node: ast.DictComp) -> Any:
+        new = super().visit_DictComp(node)
+        if isinstance(new, ast.DictComp):
+            new.key = _hashed_element(new.key)
         return new
 
     def visit_Starred(self, node: ast.Starred) -> Any:
@@ -533,3 +740,314 @@ def static_size_problem(tree: ast.AST) -> str | None:
             except RecursionError:
                 continue
     return None
+
+
+# --- Comparing and hashing -------------------------------------------------------------
+#
+# Comparing, hashing, sorting and `in` walk nested containers in one C call that the line
+# budget cannot interrupt, and they walk a value shared twice twice: `a = [a, a]` forty times
+# is 41 lists in memory but 2**40 comparisons. So every value such a call can reach is
+# measured first, expanded (as `==` and `hash` will see it) and memoised by identity (so
+# the measure itself costs what the value holds in memory): at most MAX_COMPARE units, one
+# per item and per 16 characters of text. That bounds every single comparison or hash to
+# about a tenth of a second; sorting and set building are bounded by MAX_COMPARE times the
+# logarithm of the number of items.
+
+MAX_COMPARE = 2_000_000  # units (items, 16 characters of text) one comparison may walk
+_TEXT_UNIT = 16
+_FLAT = frozenset({int, float, bool, type(None), str, bytes, complex})
+_FLAT_NO_TEXT = frozenset({int, float, bool, type(None), complex})
+_DICT_VIEWS: tuple[type, type, type] = (type({}.keys()), type({}.values()), type({}.items()))
+_COMPARED = (*_CONTAINERS, *_DICT_VIEWS)
+_SEQUENCES = frozenset({list, tuple, set, frozenset})
+_HASHED = frozenset({set, frozenset, dict})
+_WALKED = (*_CONTAINERS, slice)
+
+
+def _too_costly(units: int | None = None) -> ScriptTooLarge:
+    size = f" (более {_n(units)} элементов)" if units else ""
+    return ScriptTooLarge(
+        "Сценарий остановлен: сравнение, поиск или сортировка данных"
+        f"{size} заняли бы слишком много времени. Возможно, одни и те же части данных "
+        "вложены друг в друга много раз."
+    )
+
+
+def _unit(item: Any) -> int:
+    if isinstance(item, str | bytes | bytearray):
+        return 1 + len(item) // _TEXT_UNIT
+    return 1
+
+
+def _flat_units(item: Any) -> int | None:
+    """Units of a container of scalars, computed in C; None if it nests containers."""
+    values = item.values() if isinstance(item, dict) else item
+    types = set(map(type, values))
+    if isinstance(item, dict):
+        types.update(map(type, item))
+    if not types <= _FLAT:
+        return None
+    units = len(item) * (2 if isinstance(item, dict) else 1) + 1
+    if str in types or bytes in types:
+        if types - {str, bytes}:
+            return None
+        text = sum(map(len, values)) + (sum(map(len, item)) if isinstance(item, dict) else 0)
+        units += text // _TEXT_UNIT
+    return units
+
+
+def compare_units(value: Any, limit: int = MAX_COMPARE) -> int:
+    """How much a comparison or hash of `value` may walk; ScriptTooLarge past `limit`."""
+    if type(value) in _FLAT:
+        return _unit(value)
+    if isinstance(value, _DICT_VIEWS):
+        value = list(value)  # type: ignore[call-overload]
+    if isinstance(value, slice):
+        value = (value.start, value.stop, value.step)
+    if not isinstance(value, _CONTAINERS):
+        return 1
+    if len(value) > MAX_CLASHES and type(value) in _HASHED:
+        _no_hash_flood(list(value))  # a set built key by key in a loop, then merged
+    units: int | None
+    if type(value) in _SEQUENCES and set(map(type, value)) <= _FLAT_NO_TEXT:
+        units = len(value) + 1  # numbers only: no further call
+    else:
+        units = _flat_units(value)  # most data: one container of numbers and strings
+    if units is not None:
+        if units > limit:
+            raise _too_costly(limit)
+        return units
+    sizes: dict[int, int] = {}
+    open_ids: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(value, False)]
+    while stack:
+        item, done = stack.pop()
+        key = id(item)
+        if done:
+            open_ids.discard(key)
+            parts = _compared_parts(item)
+            size = len(parts) + 1
+            for child in parts:
+                size += sizes[id(child)] if isinstance(child, _WALKED) else _unit(child)
+            if size > limit:
+                raise _too_costly(limit)
+            sizes[key] = size
+            continue
+        if key in sizes:
+            continue
+        if key in open_ids:  # each turn of a loop would compare its contents again
+            raise ScriptTooLarge(
+                "Сценарий остановлен: данные ссылаются сами на себя, их нельзя сравнивать."
+            )
+        open_ids.add(key)
+        stack.append((item, True))
+        for child in _compared_parts(item):
+            if isinstance(child, _WALKED) and id(child) not in sizes:
+                stack.append((child, False))
+    return sizes.get(id(value), 1)
+
+
+def _compared_parts(item: Any) -> list[Any]:
+    if isinstance(item, slice):  # slices compare as (start, stop, step)
+        return [item.start, item.stop, item.step]
+    return _children(item)
+
+
+def guarded_compared(value: Any) -> Any:
+    """An operand of `==`, `<`, `in` …: returned as is once it is cheap enough to compare."""
+    if type(value) in _FLAT:
+        return value
+    compare_units(value)
+    return value
+
+
+def _checked_items(items: Iterable[Any]) -> Iterable[Any]:
+    total = 0
+    for item in items:
+        if type(item) not in _FLAT:
+            total += compare_units(item)
+            if total > MAX_COMPARE:
+                raise _too_costly(MAX_COMPARE)
+        yield item
+
+
+def guarded_container(value: Any) -> Any:
+    """The right side of `in`: an iterator is checked item by item as `in` consumes it."""
+    kind = type(value)
+    if kind in _FLAT or kind is range or kind is _DICT_VIEWS[0]:
+        return value
+    if isinstance(value, _COMPARED):
+        compare_units(value)
+        return value
+    return _checked_items(value)
+
+
+_COMPARE_OPS: tuple[Callable[[Any, Any], Any], ...] = (
+    operator.eq,
+    operator.ne,
+    operator.lt,
+    operator.le,
+    operator.gt,
+    operator.ge,
+)
+
+
+def guarded_compare(a: Any, b: Any, code: int) -> Any:
+    """`a <op> b` for one comparison operator (code: see _COMPARE_CODES).
+
+    A number, a string or None on one side keeps the work small (at most one string's
+    characters per item), so only two containers, or a string searched among containers,
+    are measured.
+    """
+    if code < 6:
+        if type(a) not in _FLAT and type(b) not in _FLAT:
+            compare_units(a)
+            compare_units(b)
+        return _COMPARE_OPS[code](a, b)
+    kind = type(a)
+    if kind not in _FLAT_NO_TEXT and type(b) not in _FLAT and type(b) is not range:
+        if kind not in _FLAT:
+            compare_units(a)
+        if type(b) in _SEQUENCES or type(b) is dict:
+            compare_units(b)
+        else:
+            b = guarded_container(b)
+    found = a in b
+    return not found if code == 7 else found
+
+
+def guarded_key(key: Any) -> Any:
+    """A value about to be hashed (a dict key, a set item): a tuple is hashed item by item."""
+    if type(key) in _FLAT:
+        return key
+    compare_units(key)
+    return key
+
+
+def _set_operation(op: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """`|`, `&`, `^`, `-`: on sets and on `.items()` they hash and compare the items."""
+
+    def call(a: Any, b: Any) -> Any:
+        if type(a) not in _FLAT:
+            compare_units(a)
+            compare_units(b)
+        return op(a, b)
+
+    return call
+
+
+guarded_or = _set_operation(operator.or_)
+guarded_and = _set_operation(operator.and_)
+guarded_xor = _set_operation(operator.xor)
+guarded_sub = _set_operation(operator.sub)
+
+
+def guarded_keys(value: Any) -> Any:
+    """`{*value}` or `{**value}`: what will be hashed is measured first."""
+    if isinstance(value, dict):
+        compare_units(list(value))
+        return value
+    return _hash_many(list(value))
+
+
+MAX_CLASHES = 2_000  # distinct items with one hash that a set or dict may take in one call
+
+
+def _hash_many(items: list[Any]) -> list[Any]:
+    """Items about to be put into a set or used as dict keys, checked together."""
+    if not set(map(type, items)) <= _FLAT:
+        total = 0
+        for item in items:
+            if type(item) not in _FLAT:
+                total += compare_units(item)
+                if total > MAX_COMPARE:
+                    raise _too_costly(MAX_COMPARE)
+    if len(items) > MAX_CLASHES:
+        _no_hash_flood(items)
+    return items
+
+
+def _no_hash_flood(items: list[Any]) -> None:
+    """Refuse many distinct items that share a hash: numbers and tuples hash predictably,
+    `k * (2**61 - 1)` all hash to 0, and a set of n of them costs n**2 / 2 comparisons in one
+    C call (30 000 of them: eight seconds). Strings hash with a random key and never clash."""
+    if len(set(map(hash, items))) == len(set(map(id, items))):
+        return  # as many hashes as objects: no two distinct objects clash
+    first: dict[int, Any] = {}
+    clashes = 0
+    for item in items:
+        seen = first.setdefault(hash(item), item)
+        if seen is not item and seen != item:
+            clashes += 1
+            if clashes > MAX_CLASHES:
+                raise ScriptTooLarge(
+                    "Сценарий остановлен: в множество или словарь попадает слишком много "
+                    f"разных значений с одинаковым хешем (более {_n(MAX_CLASHES)})."
+                )
+
+
+def _keyed(key: Callable[[Any], Any] | None) -> Callable[[Any], Any] | None:
+    """A sort key whose results are measured together (sorting compares them)."""
+    if key is None:
+        return None
+    total = [0]
+
+    def measured(item: Any) -> Any:
+        result = key(item)
+        if type(result) not in _FLAT:
+            total[0] += compare_units(result)
+            if total[0] > MAX_COMPARE:
+                raise _too_costly(MAX_COMPARE)
+        return result
+
+    return measured
+
+
+def guarded_sorted(iterable: Iterable[Any], /, *, key: Any = None, reverse: bool = False) -> Any:
+    items = list(iterable)
+    _charge(len(items))
+    if key is None:
+        compare_units(items)
+    return sorted(items, key=_keyed(key), reverse=reverse)
+
+
+def _extreme(pick: Callable[..., Any]) -> Callable[..., Any]:
+    def call(*args: Any, **kwargs: Any) -> Any:
+        items = list(args[0]) if len(args) == 1 else list(args)
+        if "key" in kwargs:
+            kwargs["key"] = _keyed(kwargs["key"])
+        else:
+            compare_units(items)
+        return pick(items, **kwargs)
+
+    call.__name__ = pick.__name__
+    return call
+
+
+def _hashed(build: Callable[..., Any]) -> Callable[..., Any]:
+    """set(), frozenset(): the items are measured before they are hashed."""
+
+    def call(*args: Any) -> Any:
+        if args and not isinstance(args[0], set | frozenset | dict | str | bytes | range):
+            args = (_hash_many(list(args[0])), *args[1:])
+        result = build(*args)
+        _charge(len(result))
+        return result
+
+    call.__name__ = build.__name__
+    return call
+
+
+def _pairs_keys(source: Any) -> list[Any]:
+    """The keys of dict(source)/update(source) when source is not a dict, checked; the pairs."""
+    if isinstance(source, dict):
+        return source  # type: ignore[return-value]  # its keys are hashed already
+    pairs = list(source)
+    _hash_many([p[0] for p in pairs if isinstance(p, tuple | list) and len(p) == 2])
+    return pairs
+
+
+def guarded_dict(*args: Any, **kwargs: Any) -> dict[Any, Any]:
+    result = dict(_pairs_keys(args[0]), *args[1:], **kwargs) if args else dict(**kwargs)
+    _charge(len(result))
+    return result

@@ -71,7 +71,7 @@ def _append(a: Any, b: Any) -> Any:
 def _inplacevar(op: str, x: Any, y: Any) -> Any:
     operations: dict[str, Callable[[Any, Any], Any]] = {
         "+=": _append,
-        "-=": lambda a, b: a - b,
+        "-=": script_limits.guarded_sub,
         "*=": script_limits.guarded_mul,
         "/=": lambda a, b: a / b,
         "//=": lambda a, b: a // b,
@@ -83,8 +83,6 @@ def _inplacevar(op: str, x: Any, y: Any) -> Any:
 
 
 _ALLOWED_EXTRA_BUILTINS: dict[str, Any] = {
-    "min": min,
-    "max": max,
     "sum": sum,
     "any": any,
     "all": all,
@@ -261,9 +259,31 @@ def _run(code: CodeType, scope: dict[str, Any]) -> Any:
         ) from None
     except RecursionError:
         raise ScriptBudgetExceeded("Сценарий остановлен: слишком глубокая рекурсия.") from None
+    except Exception as exc:
+        _check_printable(exc)
+        raise
     finally:
         sys.settrace(previous)
         script_limits.end(token)
+
+
+def _check_printable(exc: BaseException) -> None:
+    """An error raised by a script is turned into text by the engine: `raise ValueError(a)`
+    with a value that shares its parts would print 2**40 items. Its arguments (and those of
+    the errors it was raised from) are measured as text would spell them out."""
+    seen: set[int] = set()
+    pending: BaseException | None = exc
+    chain: list[BaseException] = []
+    while pending is not None and id(pending) not in seen and len(chain) < 100:
+        seen.add(id(pending))
+        chain.append(pending)
+        pending = pending.__cause__ or pending.__context__
+    try:
+        script_limits.measure([list(e.args) for e in chain], script_limits.MAX_VALUE)
+    except ScriptTooLarge:
+        raise ScriptBudgetExceeded(
+            "Сценарий остановлен: ошибка, которую он вызвал, содержит слишком большое значение."
+        ) from None
 
 
 def _check_result(value: Any, before: int) -> None:

@@ -10,7 +10,7 @@ from .. import engine
 from ..extensions import db
 from ..models import HumanTask, OrgUnit, ProcessInstance, TaskCandidate, User
 from ..models.base import utcnow
-from . import assignment, audit, monitoring_facts, notifications, substitution
+from . import assignment, audit, monitoring_facts, notifications, substitution, task_drafts
 from .calendar import task_due_at
 from .deployment import definition_for
 from .errors import ValidationFailed
@@ -57,6 +57,7 @@ def persist(instance: ProcessInstance, runner: engine.Runner, actor: User | None
         if row.task_uuid not in ready:
             row.status = "cancelled"
             row.completed_at = now
+            task_drafts.discard_for_task(row)  # nobody will open its form again
             audit.record(
                 "task_cancelled",
                 actor,

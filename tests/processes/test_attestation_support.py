@@ -214,10 +214,31 @@ def test_reminders_and_the_60_day_escalation(api: ApiClient, clock: Clock, seede
     assert flow.task("Task_decision")["id"] == decision_task
     assert "60-дневный срок" in flow.notifications()[-1]["message"]
 
+    draft = {"data": {"commission_decision": "granted"}}
+    saved = api.call("PUT", f"/tasks/{decision_task}/draft", COMMISSION, json=draft)
+    assert saved.status_code == 200, saved.get_json()
+    with seeded.app_context():
+        from sqlalchemy import func, select
+
+        from app.extensions import db
+        from app.models import TaskDraft
+
+        assert db.session.execute(select(func.count(TaskDraft.id))).scalar_one() == 1
+        db.session.remove()
+
     clock.move(days=10)  # attestation_max_duration = P60D: escalation to the region
     fire_due_timers(seeded, clock)
     flow.refresh()
     assert flow.open_tasks() == ["Task_deadline_control"]
+    # The cancelled task's draft goes with it (nobody will open that form again).
+    with seeded.app_context():
+        from sqlalchemy import func, select
+
+        from app.extensions import db
+        from app.models import TaskDraft
+
+        assert db.session.execute(select(func.count(TaskDraft.id))).scalar_one() == 0
+        db.session.remove()
     escalation = flow.notifications()[-1]
     assert escalation["recipients"] == [REGION]
     assert "Превышена предельная продолжительность аттестации" in escalation["message"]

@@ -331,3 +331,28 @@ def test_audit_export_refuses_out_of_range_ids_before_streaming(api: ApiClient) 
     attacks_sent["count"] += 1
     assert resp.status_code == 422 and resp.is_json
     assert "instance_id" in resp.get_json()["errors"]
+
+
+def test_comparing_structures_that_share_their_parts_is_stopped_at_once(
+    api: ApiClient, shared: Any
+) -> None:
+    """`a = [a, a]` 29 times is 30 lists in memory but 2**29 items to `a == b`: without the
+    comparison guard that one C call would hold the worker for about ten seconds before the
+    time budget could stop it; with it the run is refused before comparing."""
+    script = "a = [0]\nb = [0]\nfor i in range(29):\n    a = [a, a]\n    b = [b, b]\nx = a == b"
+    resp = upload(api, DESIGNER, [("cmp.bpmn", _with_script(script)), *_forms()])
+    assert resp.status_code == 201, resp.get_json()
+    before = counts(shared)
+    start = api.post(
+        "/instances",
+        "director.gatchina-school-1",
+        json={
+            "process_key": "reliability_parallel",
+            "org_unit_id": api.unit_id("gatchina-school-1"),
+        },
+    )
+    attacks_sent["count"] += 1
+    assert start.status_code == 422, start.get_data(as_text=True)
+    assert "сравнение" in start.get_json()["message"], start.get_json()
+    assert counts(shared) == before
+    assert api.get("/me", "director.gatchina-school-1").status_code == 200

@@ -191,3 +191,206 @@ def test_escape_corpus_is_still_refused() -> None:
     ):
         with pytest.raises((ScriptError, NotImplementedError, AttributeError)):
             scripting.execute(source, {"items": []})
+
+
+# --- Comparing and hashing values that share their parts --------------------------------
+#
+# `a = [a, a]` forty times is 41 lists in memory but 2**40 items to `==`, `hash`, `sorted`
+# or `in`, spent inside one C call that the line budget cannot interrupt. Every case below
+# took longer than any test may wait before the guards; they run in a child process with a
+# timeout, so a regression fails the test instead of hanging it.
+
+_LISTS = "a = [0]\nb = [0]\nfor i in range(40):\n    a = [a, a]\n    b = [b, b]\n"
+_TUPLES = "a = (0,)\nb = (0,)\nfor i in range(40):\n    a = (a, a)\n    b = (b, b)\n"
+_TEXTS = "s = 'x' * 1000000\nt = 'x' * 1000000\nL = [s] * 1000000\n"
+SHARED_STRUCTURE_ATTACKS = {
+    "equal": _LISTS + "x = a == b",
+    "not_equal": _LISTS + "x = a != b",
+    "less": _LISTS + "x = a < b",
+    "chained": _LISTS + "x = 0 < len(a) <= 2 and a <= b",
+    "in_list": _LISTS + "x = a in [b]",
+    "not_in_list": _LISTS + "x = a not in [b]",
+    "in_generator": _LISTS + "x = a in (y for y in [b])",
+    "in_map": _LISTS + "x = a in map(list, [b])",
+    "in_dict_items": _LISTS + "x = (1, a) in {1: b}.items()",
+    "sorted": _LISTS + "x = sorted([a, b])",
+    "sorted_by_key": _LISTS + "x = sorted([1, 2], key=lambda i: a if i == 1 else b)",
+    "max_of_two": _LISTS + "x = max(a, b)",
+    "min_of_list": _LISTS + "x = min([a, b])",
+    "list_sort": _LISTS + "c = [a, b]\nc.sort()",
+    "list_count": _LISTS + "x = [a].count(b)",
+    "list_index": _LISTS + "x = [a, 1].index(b)",
+    "list_remove": _LISTS + "c = [a, 1]\nc.remove(b)",
+    "tuple_count": _LISTS + "x = (a,).count(b)",
+    "dict_equal": _LISTS + "x = {1: a} == {1: b}",
+    "dict_items_equal": _LISTS + "x = {1: a}.items() == {1: b}.items()",
+    "dict_items_union": _LISTS + "x = {1: a}.items() | {1: b}.items()",
+    "dict_items_minus": _LISTS + "x = {1: a}.items() - {1: b}.items()",
+    "set_literal": _TUPLES + "x = {a}",
+    "set_of_list": _TUPLES + "x = set([a])",
+    "set_of_zip": _TUPLES + "x = set(zip([a], [b]))",
+    "frozenset": _TUPLES + "x = frozenset([a])",
+    "set_unpacked": _TUPLES + "x = {*[a]}",
+    "set_comprehension": _TUPLES + "x = {t for t in [a]}",
+    "set_add": _TUPLES + "s = set()\ns.add(a)",
+    "set_isdisjoint": _TUPLES + "x = {1}.isdisjoint([a])",
+    "set_union": _TUPLES + "x = {1}.union([a])",
+    "dict_literal_key": _TUPLES + "x = {a: 1}",
+    "dict_comprehension": _TUPLES + "x = {t: 1 for t in [a]}",
+    "dict_store": _TUPLES + "d = {}\nd[a] = 1",
+    "dict_delete": _TUPLES + "d = {}\ndel d[a]",
+    "dict_read": _TUPLES + "d = {1: 2}\nx = d[a]",
+    "dict_get": _TUPLES + "x = {}.get(a)",
+    "dict_in": _TUPLES + "x = a in {1: 2}",
+    "dict_of_pairs": _TUPLES + "x = dict([(a, 1)])",
+    "dict_fromkeys": _TUPLES + "x = {}.fromkeys([a])",
+    "dict_update": _TUPLES + "d = {}\nd.update([(a, 1)])",
+    "error_message": _LISTS + "raise ValueError(a)",
+    "assert_message": _LISTS + "assert len(a) == 0, a",
+    "error_cause": _LISTS
+    + "try:\n    raise ValueError(a)\nexcept ValueError:\n    raise KeyError(1)",
+    "long_texts_counted": _TEXTS + "x = L.count(t)",
+    "long_texts_searched": _TEXTS + "x = t in L",
+    "long_texts_compared": _TEXTS + "M = [t] * 1000000\nx = L == M",
+    # Numbers hash predictably: all of k * (2**61 - 1) hash to 0, a set of them is quadratic.
+    "hash_clash_set": "p = 2**61 - 1\nx = set([i * p for i in range(30000)])",
+    "hash_clash_dict": "p = 2**61 - 1\nx = dict([(i * p, 1) for i in range(30000)])",
+    "hash_clash_union": "p = 2**61 - 1\nx = {1}.union([i * p for i in range(30000)])",
+    "hash_clash_built_in_a_loop": (
+        "p = 2**61 - 1\ns = set()\nt = set()\nfor i in range(6000):\n"
+        "    s.add(i * p)\n    t.add(-i * p)\nx = s | t"
+    ),
+}
+
+_CHILD = """
+import json, sys
+from app.engine import ScriptBudgetExceeded, scripting
+for name, source in json.loads(sys.stdin.read()).items():
+    data = {}
+    try:
+        scripting.execute(source, data)
+        outcome = "ran"
+    except ScriptBudgetExceeded as exc:
+        outcome = str(exc)
+    except Exception as exc:
+        outcome = type(exc).__name__ + ": " + str(exc)
+    print(json.dumps([name, outcome, data == {}]), flush=True)
+"""
+
+
+def test_comparing_or_hashing_shared_structures_is_refused_at_once() -> None:
+    import json
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    try:
+        child = subprocess.run(
+            [sys.executable, "-c", _CHILD],
+            input=json.dumps(SHARED_STRUCTURE_ATTACKS),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=root,
+        )
+    except subprocess.TimeoutExpired as exc:
+        out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else exc.stdout or ""
+        done = [json.loads(line)[0] for line in out.splitlines()]
+        stuck = [name for name in SHARED_STRUCTURE_ATTACKS if name not in done]
+        pytest.fail(f"still running after 120 s: {stuck[:1]}")
+    assert child.returncode == 0, child.stderr[-2000:]
+    outcomes = {
+        name: (text, untouched)
+        for name, text, untouched in map(json.loads, child.stdout.splitlines())
+    }
+    assert set(outcomes) == set(SHARED_STRUCTURE_ATTACKS)
+    for name, (text, untouched) in outcomes.items():
+        assert text.startswith("Сценарий остановлен"), (name, text)
+        assert any(word in text for word in ("сравнение", "ошибка", "хеш")), (name, text)
+        assert untouched, name
+
+
+def test_comparisons_give_the_same_answers_as_python() -> None:
+    data: dict[str, Any] = {"rows": [{"n": 1, "tags": ["a"]}, {"n": 2, "tags": []}], "name": "б"}
+    scripting.execute(
+        "a = [[1, 2], (3, 'x')]\n"
+        "b = [[1, 2], (3, 'x')]\n"
+        "eq = a == b\n"
+        "ne = a != [[1, 2]]\n"
+        "lt = [1, [2]] < [1, [3]]\n"
+        "chain = 0 < len(a) <= 2 < 3\n"
+        "same = a is not b\n"
+        "hit = [1, 2] in a\n"
+        "miss = 'y' not in a[1]\n"
+        "gen = (k for k in [1, 2, 3, 4])\n"
+        "found = 2 in gen\n"
+        "rest = list(gen)\n"
+        "found_list = [2] in ([k] for k in range(5))\n"
+        "named = name in {'а': 1, 'б': 2}\n"
+        "keyed = sorted(rows, key=lambda r: (len(r['tags']), -r['n']))\n"
+        "order = sorted([[2], [1, 5], [1]], reverse=True)\n"
+        "top = max(rows, key=lambda r: r['n'])['n']\n"
+        "low = min([3, 1, 2])\n"
+        "none = max([], default=None)\n"
+        "pair = max([1, 2], [1, 3])\n"
+        "where = [[1], [2]].index([2])\n"
+        "times = [(1, 2), (1, 2), 3].count((1, 2))\n"
+        "keys = {(1, 'a'): 1, **{(2, 'b'): 2}}\n"
+        "keys[(3, 'c')] = 3\n"
+        "del keys[(1, 'a')]\n"
+        "got = keys.get((2, 'b'))\n"
+        "uniq = sorted(set([(1, 2), (1, 2), (3, 4)]))\n"
+        "star = sorted({*[(1,), (1,)], (2,)})\n"
+        "comp = sorted({(k, k) for k in range(3)})\n"
+        "index = {(k, 'x'): k for k in range(3)}[(2, 'x')]\n"
+        "both = sorted({1: 1, 2: 2}.items() & {2: 2}.items())\n"
+        "diff = sorted({1, 2, 3} - {2})\n"
+        "union = sorted({1} | {2} ^ {3})\n"
+        "number = 10 - 3 - 2\n"
+        "pairs = dict([((1, 2), 'a')])\n"
+        "fk = sorted({}.fromkeys([(1,), (2,)]))\n"
+        "rows_copy = [dict(r) for r in rows]\n"
+        "rows_equal = rows_copy == rows\n"
+        "kinds = len(set([str(i % 7) for i in range(5000)]))\n"
+        "numbers = len(set(range(5000)) | set(range(2500, 7500)))\n",
+        data,
+    )
+    assert data["eq"] is True and data["ne"] is True and data["lt"] is True
+    assert data["chain"] is True and data["same"] is True
+    assert data["hit"] is True and data["miss"] is True
+    assert data["found"] is True and data["rest"] == [3, 4], "`in` stops where it found it"
+    assert data["found_list"] is True and data["named"] is True
+    assert [r["n"] for r in data["keyed"]] == [2, 1]
+    assert data["order"] == [[2], [1, 5], [1]]
+    assert data["top"] == 2 and data["low"] == 1 and data["none"] is None
+    assert data["pair"] == [1, 3] and data["where"] == 1 and data["times"] == 2
+    assert data["keys"] == {(2, "b"): 2, (3, "c"): 3} and data["got"] == 2
+    assert data["uniq"] == [(1, 2), (3, 4)] and data["star"] == [(1,), (2,)]
+    assert data["comp"] == [(0, 0), (1, 1), (2, 2)] and data["index"] == 2
+    assert data["diff"] == [1, 3] and data["union"] == [1, 2, 3] and data["number"] == 5
+    assert data["pairs"] == {(1, 2): "a"} and data["fk"] == [(1,), (2,)]
+    assert data["rows_equal"] is True and data["both"] == [(2, 2)]
+    assert data["kinds"] == 7 and data["numbers"] == 7500
+
+
+def test_a_comparison_just_under_the_limit_is_allowed() -> None:
+    """Sharing is not refused as such: only what a comparison would have to walk counts."""
+    data: dict[str, Any] = {}
+    scripting.execute(
+        "a = [0]\nb = [0]\nfor i in range(15):\n    a = [a, a]\n    b = [b, b]\n"
+        "same = a == b\nfirst = sorted([b, a])[0] == a\na = 0\nb = 0",
+        data,
+    )
+    assert data["same"] is True and data["first"] is True
+    assert script_limits.compare_units(_doubled(15)) < script_limits.MAX_COMPARE
+    with pytest.raises(script_limits.ScriptTooLarge, match="сравнение"):
+        script_limits.compare_units(_doubled(20))
+
+
+def test_measuring_what_a_comparison_walks_does_not_expand_it() -> None:
+    shared = _doubled(60)
+    with pytest.raises(script_limits.ScriptTooLarge):
+        script_limits.compare_units(shared)
+    assert script_limits.compare_units(["x" * 160, 1, None]) == 4 + 11 + 1 + 1
+    assert script_limits.compare_units({"ab": [1, 2]}) == 2 + 1 + 5
+    assert script_limits.compare_units(list(range(1000))) == 1001
