@@ -6,6 +6,9 @@ call (`[0] * 10**9`, `10**10**8`, `'x'.ljust(10**10)`), so every such operation 
 most MAX_INT_BITS bits. Larger values built step by step are caught by two running totals:
 the data a run has allocated through those operations (MAX_ALLOCATED) and the data its
 variables hold, measured every few thousand lines (MAX_GROWTH over what the run started with).
+Comparisons, hashing, sorting and `in` are bounded the same way before they run (MAX_COMPARE,
+see "Comparing and hashing" below): they walk a value whose parts are shared as often as
+they are reachable, which the line budget could not interrupt either.
 """
 
 from __future__ import annotations
@@ -356,9 +359,8 @@ def _comparing_method(obj: Any, name: str, method: Any) -> Any:
     if isinstance(obj, list | tuple) and name in {"count", "index", "remove"}:
 
         def search(value: Any, *rest: Any) -> Any:
-            if type(value) not in _FLAT_NO_TEXT:
-                compare_units(value)
-                compare_units(obj)
+            if type(value) not in _FLAT_NO_TEXT and len(obj) * compare_units(value) > MAX_COMPARE:
+                compare_units(obj)  # each item costs at most what `value` does
             return method(value, *rest)
 
         return search
@@ -379,10 +381,7 @@ def _comparing_method(obj: Any, name: str, method: Any) -> Any:
     if isinstance(obj, dict) and name == "update":
 
         def update(*args: Any, **kwargs: Any) -> None:
-            if args:
-                if isinstance(args[0], dict):
-                    compare_units(list(obj))
-                    compare_units(list(args[0]))
+            if args:  # each new key is compared at most with the key it equals
                 args = (_pairs_keys(args[0]), *args[1:])
             method(*args, **kwargs)
 
@@ -404,7 +403,8 @@ def _comparing_method(obj: Any, name: str, method: Any) -> Any:
     ):
 
         def with_others(*others: Any) -> Any:
-            compare_units(obj)
+            # Each item of the others is looked up in `obj` (or the other way round, one
+            # lookup per item of the smaller): what the others hold bounds the comparisons.
             return method(*[_measured_other(other) for other in others])
 
         return with_others
@@ -761,6 +761,8 @@ _DICT_VIEWS: tuple[type, type, type] = (type({}.keys()), type({}.values()), type
 _COMPARED = (*_CONTAINERS, *_DICT_VIEWS)
 _SEQUENCES = frozenset({list, tuple, set, frozenset})
 _HASHED = frozenset({set, frozenset, dict})
+_SEARCHED = frozenset({list, tuple})
+_LOOKED_UP = frozenset({set, frozenset, dict, range, _DICT_VIEWS[0]})
 _WALKED = (*_CONTAINERS, slice)
 
 
@@ -874,8 +876,8 @@ def _checked_items(items: Iterable[Any]) -> Iterable[Any]:
 def guarded_container(value: Any) -> Any:
     """The right side of `in`: an iterator is checked item by item as `in` consumes it."""
     kind = type(value)
-    if kind in _FLAT or kind is range or kind is _DICT_VIEWS[0]:
-        return value
+    if kind in _FLAT or kind in _LOOKED_UP:
+        return value  # a lookup hashes the left side, which is measured on its own
     if isinstance(value, _COMPARED):
         compare_units(value)
         return value
@@ -901,19 +903,28 @@ def guarded_compare(a: Any, b: Any, code: int) -> Any:
     """
     if code < 6:
         if type(a) not in _FLAT and type(b) not in _FLAT:
-            compare_units(a)
-            compare_units(b)
+            _either_cheap(a, b)
         return _COMPARE_OPS[code](a, b)
     kind = type(a)
     if kind not in _FLAT_NO_TEXT and type(b) not in _FLAT and type(b) is not range:
-        if kind not in _FLAT:
-            compare_units(a)
-        if type(b) in _SEQUENCES or type(b) is dict:
-            compare_units(b)
-        else:
+        units = 1 + len(a) // _TEXT_UNIT if kind is str else compare_units(a)
+        if type(b) in _SEARCHED:
+            if len(b) * units > MAX_COMPARE:  # each item costs at most what `a` does
+                compare_units(b)
+        elif type(b) not in _LOOKED_UP:  # a set or dict: one lookup, as costly as `a`
             b = guarded_container(b)
     found = a in b
     return not found if code == 7 else found
+
+
+def _either_cheap(a: Any, b: Any) -> None:
+    """Two values compared walk both only as far as the smaller goes: one must be cheap."""
+    if isinstance(a, _CONTAINERS) and isinstance(b, _CONTAINERS) and len(a) > len(b):
+        a, b = b, a
+    try:
+        compare_units(a)
+    except ScriptTooLarge:
+        compare_units(b)
 
 
 def guarded_key(key: Any) -> Any:
@@ -945,7 +956,7 @@ guarded_sub = _set_operation(operator.sub)
 def guarded_keys(value: Any) -> Any:
     """`{*value}` or `{**value}`: what will be hashed is measured first."""
     if isinstance(value, dict):
-        compare_units(list(value))
+        _hash_many(list(value))
         return value
     return _hash_many(list(value))
 
@@ -1028,8 +1039,8 @@ def _hashed(build: Callable[..., Any]) -> Callable[..., Any]:
     """set(), frozenset(): the items are measured before they are hashed."""
 
     def call(*args: Any) -> Any:
-        if args and not isinstance(args[0], set | frozenset | dict | str | bytes | range):
-            args = (_hash_many(list(args[0])), *args[1:])
+        if args and not isinstance(args[0], set | frozenset | str | bytes | range):
+            args = (_hash_many(list(args[0])), *args[1:])  # a set is copied as it is
         result = build(*args)
         _charge(len(result))
         return result
@@ -1041,7 +1052,8 @@ def _hashed(build: Callable[..., Any]) -> Callable[..., Any]:
 def _pairs_keys(source: Any) -> list[Any]:
     """The keys of dict(source)/update(source) when source is not a dict, checked; the pairs."""
     if isinstance(source, dict):
-        return source  # type: ignore[return-value]  # its keys are hashed already
+        _hash_many(list(source))  # measured as keys; their hashes are kept
+        return source  # type: ignore[return-value]
     pairs = list(source)
     _hash_many([p[0] for p in pairs if isinstance(p, tuple | list) and len(p) == 2])
     return pairs

@@ -111,10 +111,13 @@ def _builtins() -> dict[str, Any]:
 _BUILTINS = _builtins()
 
 
+_GUARD_NAMES = script_limits.guard_names()
+
+
 def _guards() -> dict[str, Any]:
     return {
         "__builtins__": _BUILTINS,
-        **script_limits.guard_names(),
+        **_GUARD_NAMES,
         "_getiter_": default_guarded_getiter,
         "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
         "_unpack_sequence_": guarded_unpack_sequence,
