@@ -60,10 +60,35 @@ DUE: dict[str, Any] = {
 }
 
 
+# The catalogue's role titles (app.services.roles) in the UI language; the services keep
+# the Russian titles for documents, notifications and audit.
+ROLE_TITLES: dict[str, Any] = {
+    "region_official": _l("Специалист регионального органа управления образованием"),
+    "cnppm_head": _l("Руководитель ЦНППМ"),
+    "regional_methodist": _l("Региональный методист"),
+    "attestation_commission": _l("Член региональной аттестационной комиссии"),
+    "municipal_head": _l("Руководитель муниципального органа управления образованием"),
+    "mms_head": _l("Руководитель ММС"),
+    "mms_methodist": _l("Методист ММС"),
+    "municipal_council": _l("Член муниципального методического совета"),
+    "mma_member": _l("Член ММА (муниципальный методист)"),
+    "director": _l("Руководитель образовательной организации"),
+    "deputy_director": _l("Заместитель руководителя по УВР/НМР"),
+    "methodical_council": _l("Член методического совета ОО"),
+    "mo_head": _l("Руководитель методического объединения"),
+    "teacher": _l("Педагогический работник"),
+    "process_designer": _l("Разработчик процессов"),
+    "auditor": _l("Аудитор / контролёр"),
+    "admin": _l("Администратор"),
+}
+
+
 def role_title(code: str | None) -> str:
-    """The catalogue title of a role code (domain data, kept in Russian)."""
+    """The title of a role code in the UI language (the code itself if unknown)."""
     if not code:
         return ""
+    if code in ROLE_TITLES:
+        return str(ROLE_TITLES[code])
     role = ROLES.get(code)
     return role.title if role else code
 

@@ -74,6 +74,8 @@ def test_admin_and_audit_pages_render_in_english(login_as: Any, english_catalog:
     assert '<html lang="en">' in users
     assert "New user" in users and "Full name" in users
     assert "Новый пользователь" not in users
+    # Role titles of the catalogue are shown in the UI language too.
+    assert "Head of the school ·" in users  # the grant column (demo full names stay Russian)
     auditor = login_as("auditor")
     auditor.post("/language", {"lang": "en", "next": "/"}, page="/")
     log = auditor.get("/audit/").get_data(as_text=True)
