@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from functools import partial
 from typing import Any
-from urllib.parse import quote
 
-from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from ..downloads import csv_download
 from ..services import mma_register
 from .auth import current_user
 from .schemas import PageArgsSchema, error_responses
@@ -81,9 +80,4 @@ class MmaRegisterCsvResource(MethodView):
     def get(self, args: dict[str, Any]) -> Any:
         """The register of a municipality's methodists as a CSV file (UTF-8, semicolons)."""
         unit, text = mma_register.register_csv(current_user(), args["municipality"])
-        response = current_app.response_class(
-            "\ufeff" + text, mimetype="text/csv", content_type="text/csv; charset=utf-8"
-        )
-        filename = f"ММА — {unit.name}.csv"
-        response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
-        return response
+        return csv_download(text, f"ММА — {unit.name}.csv")

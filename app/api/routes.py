@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from functools import partial
 from typing import Any
-from urllib.parse import quote
 
 from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from ..downloads import download
 from ..services import auth as auth_service
 from ..services import deployment, documents, instances, org, tasks
 from ..services.errors import ValidationFailed
@@ -279,12 +279,8 @@ class DownloadResource(MethodView):
     def get(self, attachment_id: int) -> Any:
         """The attachment's content."""
         attachment, content = documents.download(current_user(), attachment_id)
-        response = current_app.response_class(content, mimetype=attachment.content_type)
-        response.headers["Content-Disposition"] = (
-            f"attachment; filename*=UTF-8''{quote(attachment.filename)}"
-        )
+        response = download(content, attachment.filename, attachment.content_type)
         response.headers["X-Content-SHA256"] = attachment.sha256
-        response.headers["X-Content-Type-Options"] = "nosniff"
         return response
 
 

@@ -13,7 +13,8 @@ from ..models import OrgUnit, RoleGrant, User
 from ..models.base import utcnow
 
 
-def _valid_now(moment: datetime) -> Any:
+def grant_in_force(moment: datetime) -> Any:
+    """SQL condition: the role grant is valid at moment (revoking ends its period)."""
     return and_(
         or_(RoleGrant.valid_from.is_(None), RoleGrant.valid_from <= moment),
         or_(RoleGrant.valid_to.is_(None), RoleGrant.valid_to > moment),
@@ -33,7 +34,7 @@ def holders(
             RoleGrant.role == role,
             RoleGrant.org_unit_id.in_(ids),
             User.is_active.is_(True),
-            _valid_now(moment),
+            grant_in_force(moment),
         )
         .order_by(User.username)
     ).all()
@@ -63,7 +64,7 @@ def holds_role_on_path(user: User, role: str, unit: OrgUnit) -> bool:
                 RoleGrant.user_id == user.id,
                 RoleGrant.role == role,
                 RoleGrant.org_unit_id.in_(chain_ids),
-                _valid_now(utcnow()),
+                grant_in_force(utcnow()),
             )
             .limit(1)
         ).first()
@@ -79,7 +80,7 @@ def roles_on_path(user: User, unit: OrgUnit) -> set[str]:
             select(RoleGrant.role).where(
                 RoleGrant.user_id == user.id,
                 RoleGrant.org_unit_id.in_(chain_ids),
-                _valid_now(utcnow()),
+                grant_in_force(utcnow()),
             )
         ).scalars()
     )
@@ -103,7 +104,7 @@ def roles_held(user: User) -> set[str]:
     return set(
         db.session.execute(
             select(RoleGrant.role)
-            .where(RoleGrant.user_id == user.id, _valid_now(utcnow()))
+            .where(RoleGrant.user_id == user.id, grant_in_force(utcnow()))
             .distinct()
         ).scalars()
     )
@@ -114,7 +115,9 @@ def units_with_role(user: User, roles: Iterable[str]) -> set[int]:
     return set(
         db.session.execute(
             select(RoleGrant.org_unit_id).where(
-                RoleGrant.user_id == user.id, RoleGrant.role.in_(list(roles)), _valid_now(utcnow())
+                RoleGrant.user_id == user.id,
+                RoleGrant.role.in_(list(roles)),
+                grant_in_force(utcnow()),
             )
         ).scalars()
     )

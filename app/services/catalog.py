@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from ..extensions import db
 from ..models import OrgUnit, ProcessVersion, RoleGrant, User
 from ..models.base import utcnow
+from . import assignment
 from .deployment import definition_for, latest_version, latest_versions
 from .errors import NotAllowed, NotFound
 from .org import list_units
@@ -41,8 +42,7 @@ def _start_roles(actor: User) -> dict[str, set[int]]:
     rows = db.session.execute(
         select(RoleGrant.role, RoleGrant.org_unit_id).where(
             RoleGrant.user_id == actor.id,
-            or_(RoleGrant.valid_from.is_(None), RoleGrant.valid_from <= moment),
-            or_(RoleGrant.valid_to.is_(None), RoleGrant.valid_to > moment),
+            assignment.grant_in_force(moment),
         )
     ).all()
     result: dict[str, set[int]] = {}

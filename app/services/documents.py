@@ -13,7 +13,7 @@ from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..models import Attachment, Blob, Comment, ProcessInstance, User
-from . import assignment, audit, personal_data
+from . import assignment, audit, forms, personal_data
 from .errors import Conflict, NotAllowed, NotFound, ValidationFailed
 from .instances import get_instance, holds_lane_role
 from .uow import transaction
@@ -220,27 +220,12 @@ def materials(actor: User, instance_id: int) -> Materials:
     )
 
 
-def _attachment_id_fields(schema: dict[str, Any]) -> list[str]:
-    """Top-level fields holding attachment ids: arrays of integers named `…attachments`."""
-    result = []
-    for name, prop in (schema.get("properties") or {}).items():
-        items = prop.get("items") if isinstance(prop, dict) else None
-        if (
-            name.endswith("attachments")
-            and isinstance(items, dict)
-            and prop.get("type") == "array"
-            and items.get("type") == "integer"
-        ):
-            result.append(name)
-    return result
-
-
 def check_attachment_ids(
     schema: dict[str, Any] | None, data: dict[str, Any], instance: ProcessInstance
 ) -> None:
     """Refuse ids in attachment fields that are not files of this instance (422)."""
     errors: dict[str, list[str]] = {}
-    for name in _attachment_id_fields(schema or {}):
+    for name in forms.attachment_fields(schema):
         ids = {i for i in data.get(name) or [] if isinstance(i, int)}
         if not ids:
             continue

@@ -39,6 +39,42 @@ def with_defaults(schema: dict[str, Any], data: dict[str, Any]) -> dict[str, Any
     return result
 
 
+def _schema_type(prop: dict[str, Any]) -> str | None:
+    kind = prop.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), None)
+    return kind if isinstance(kind, str) else None
+
+
+def _has_choices(prop: dict[str, Any]) -> bool:
+    """An enumeration: `enum`, or oneOf/anyOf of consts."""
+    for key in ("oneOf", "anyOf"):
+        alternatives = prop.get(key)
+        if isinstance(alternatives, list) and all(
+            isinstance(a, dict) and "const" in a for a in alternatives
+        ):
+            return True
+    return isinstance(prop.get("enum"), list)
+
+
+def is_attachment_list(name: str, prop: dict[str, Any]) -> bool:
+    """A list of attachment ids: an array of plain integers whose name ends in `attachments`."""
+    items = prop.get("items")
+    return (
+        _schema_type(prop) == "array"
+        and name.endswith("attachments")
+        and isinstance(items, dict)
+        and _schema_type(items) == "integer"
+        and not _has_choices(items)
+    )
+
+
+def attachment_fields(schema: dict[str, Any] | None) -> list[str]:
+    """Top-level fields of a form that hold attachment ids."""
+    props = (schema or {}).get("properties") or {}
+    return [n for n, p in props.items() if isinstance(p, dict) and is_attachment_list(n, p)]
+
+
 def declared_fields(schema: dict[str, Any]) -> set[str]:
     """Top-level fields a form declares: only these may enter the process data."""
     return set((schema.get("properties") or {}).keys())

@@ -25,7 +25,7 @@ from ..models import (
     User,
 )
 from ..models.base import utcnow
-from . import substitution
+from . import assignment, substitution
 from .errors import NotAllowed
 from .roles import ZONE_ROLES
 
@@ -104,19 +104,12 @@ class InboxPage:
         return max(1, -(-self.total // self.query.per_page))
 
 
-def _grant_in_force(moment: datetime) -> Any:
-    return and_(
-        or_(RoleGrant.valid_from.is_(None), RoleGrant.valid_from <= moment),
-        or_(RoleGrant.valid_to.is_(None), RoleGrant.valid_to > moment),
-    )
-
-
 def _zone_units(actor: User, moment: datetime) -> Any:
     """Recursive CTE: the units where actor holds a zone role, and all units below them."""
     roots = select(RoleGrant.org_unit_id.label("id")).where(
         RoleGrant.user_id == actor.id,
         RoleGrant.role.in_(sorted(ZONE_ROLES)),
-        _grant_in_force(moment),
+        assignment.grant_in_force(moment),
     )
     tree = roots.cte("zone_units", recursive=True)
     below = aliased(OrgUnit)
@@ -214,7 +207,7 @@ def list_tasks(actor: User, query: InboxQuery, tz: str = "Europe/Moscow") -> Inb
     is_supervisor = exists().where(
         RoleGrant.user_id == actor.id,
         RoleGrant.role.in_(sorted(ZONE_ROLES)),
-        _grant_in_force(moment),
+        assignment.grant_in_force(moment),
     )
     users = _answers_for(actor)
     head = db.session.execute(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import AuditEvent, OrgUnit, RoleGrant, User
@@ -110,8 +110,7 @@ def _member_grants(unit: OrgUnit) -> Any:
     in_force = (
         RoleGrant.role == MEMBER_ROLE,
         RoleGrant.org_unit_id == unit.id,
-        or_(RoleGrant.valid_from.is_(None), RoleGrant.valid_from <= now),
-        or_(RoleGrant.valid_to.is_(None), RoleGrant.valid_to > now),
+        assignment.grant_in_force(now),
     )
     first = select(func.min(RoleGrant.id)).where(*in_force).group_by(RoleGrant.user_id)
     return (

@@ -463,14 +463,6 @@ def _overdue(
             by_muni[muni_id].overdue_tasks += int(count)
 
 
-def _in_force(now: datetime) -> Any:
-    return and_(
-        RoleGrant.revoked_at.is_(None),
-        or_(RoleGrant.valid_from.is_(None), RoleGrant.valid_from <= now),
-        or_(RoleGrant.valid_to.is_(None), RoleGrant.valid_to > now),
-    )
-
-
 def _mma(
     by_muni: dict[int, MunicipalityRow], by_school: dict[int, SchoolRow], scope: Scope
 ) -> None:
@@ -484,7 +476,7 @@ def _mma(
             RoleGrant.role == "mma_member",
             RoleGrant.org_unit_id.in_(munis),
             User.is_active.is_(True),
-            _in_force(now),
+            assignment.grant_in_force(now),
         )
         .distinct()
         .subquery()
@@ -497,7 +489,11 @@ def _mma(
     workplaces = (
         select(RoleGrant.user_id, OrgUnit.id.label("school_id"), OrgUnit.parent_id)
         .join(OrgUnit, OrgUnit.id == RoleGrant.org_unit_id)
-        .where(OrgUnit.tier == "institution", OrgUnit.parent_id.in_(munis), _in_force(now))
+        .where(
+            OrgUnit.tier == "institution",
+            OrgUnit.parent_id.in_(munis),
+            assignment.grant_in_force(now),
+        )
         .distinct()
         .subquery()
     )

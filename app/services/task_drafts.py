@@ -18,9 +18,8 @@ from sqlalchemy import delete, select
 from ..extensions import db
 from ..models import HumanTask, TaskDraft, User
 from ..models.base import utcnow
-from . import assignment, audit, forms, substitution
-from .errors import Conflict, NotAllowed, NotFound, ValidationFailed
-from .roles import SUPERVISORY_ROLES
+from . import audit, forms
+from .errors import ValidationFailed
 from .uow import transaction
 
 MAX_DRAFT_BYTES = 256 * 1024
@@ -31,22 +30,10 @@ def _canonical(data: dict[str, Any]) -> str:
 
 
 def _task_to_fill(actor: User, task_id: int) -> HumanTask:
-    """The open task the actor may fill in now; NotFound/NotAllowed/Conflict otherwise."""
-    task = db.session.get(HumanTask, task_id)
-    if task is None:
-        raise NotFound("Задача не найдена.")
-    mine = task.claimed_by_id == actor.id
-    offered = mine or substitution.is_offered(task.id, actor)
-    if not offered:
-        # Supervisors see the task (read-only) and are told so, as when they try to claim it.
-        if assignment.roles_on_path(actor, task.instance.org_unit) & SUPERVISORY_ROLES:
-            raise NotAllowed("Задача назначена не вам.")
-        raise NotFound("Задача не найдена.")
-    if task.status != "open":
-        raise Conflict("Задача уже выполнена или больше не актуальна.")
-    if not mine and task.claimed_by_id is not None:
-        raise NotAllowed(f"Задачу уже взял в работу {task.claimed_by_username}.")
-    return task
+    """The task the actor may fill in now (tasks.task_to_fill: the same rule as completing)."""
+    from .tasks import task_to_fill  # tasks → progress → task_drafts: import when called
+
+    return task_to_fill(actor, task_id)
 
 
 def _kept_fields(task: HumanTask, data: dict[str, Any]) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from . import (
 )
 from .errors import Conflict, NotAllowed, NotFound, ValidationFailed
 from .progress import load_runner, persist, run_engine
+from .roles import SUPERVISORY_ROLES
 from .uow import retry_on_concurrent_update, transaction
 
 
@@ -146,7 +147,7 @@ def _access(actor: User, task_id: int) -> tuple[HumanTask, bool | None]:
 
 def _supervises(actor: User, task: HumanTask) -> bool:
     roles = assignment.roles_on_path(actor, task.instance.org_unit)
-    return bool(roles & {"auditor", "admin"})
+    return bool(roles & SUPERVISORY_ROLES)
 
 
 def _require_open(task: HumanTask) -> None:
@@ -163,6 +164,18 @@ def _require_actor(task: HumanTask, actor: User, offered: bool | None = None) ->
         raise NotAllowed("Задача назначена не вам.")
     if task.claimed_by_id not in (None, actor.id):
         raise NotAllowed(f"Задачу уже взял в работу {task.claimed_by_username}.")
+
+
+def task_to_fill(actor: User, task_id: int) -> HumanTask:
+    """The open task the actor may fill in now: its claimant, or a candidate while unclaimed.
+
+    NotFound for strangers, NotAllowed for supervisors and for a task someone else holds,
+    Conflict for a task that is no longer open.
+    """
+    task, offered = _access(actor, task_id)
+    _require_open(task)
+    _require_actor(task, actor, offered)
+    return task
 
 
 def get_task(actor: User, task_id: int) -> tuple[HumanTask, dict[str, Any] | None, dict[str, Any]]:

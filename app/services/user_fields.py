@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from ..extensions import db
 from ..models import OrgUnit, RoleGrant, User
@@ -85,8 +85,7 @@ def check(schema: dict[str, Any] | None, data: dict[str, Any], unit: OrgUnit) ->
                 User.username == value.strip(),
                 User.is_active.is_(True),
                 RoleGrant.org_unit_id.in_(units),
-                or_(RoleGrant.valid_from.is_(None), RoleGrant.valid_from <= now),
-                or_(RoleGrant.valid_to.is_(None), RoleGrant.valid_to > now),
+                assignment.grant_in_force(now),
             )
         )
         roles = spec.get("roles")

@@ -15,6 +15,8 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker
 from werkzeug.datastructures import MultiDict
 
+from ..services import forms
+
 INDEX = "__INDEX__"
 _KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
 _PART = re.compile(r"\[([^\[\]]*)\]")
@@ -118,22 +120,10 @@ def _attrs(prop: dict[str, Any], kind: str) -> dict[str, Any]:
 UPLOAD_SUFFIX = "__upload"
 
 
-def is_attachment_list(name: str, prop: dict[str, Any]) -> bool:
-    """A list of attachment ids (``…attachments``: integers): shown as files with an upload."""
-    items = prop.get("items")
-    return (
-        _type(prop) == "array"
-        and name.endswith("attachments")
-        and isinstance(items, dict)
-        and _type(items) == "integer"
-        and not options(items)
-    )
-
-
-def attachment_fields(schema: dict[str, Any] | None) -> list[str]:
-    """Top-level fields of a form that hold attachment ids."""
-    props = (schema or {}).get("properties") or {}
-    return [n for n, p in props.items() if isinstance(p, dict) and is_attachment_list(n, p)]
+# Lists of attachment ids are shown as the instance's files with an upload (the rule is the
+# services' own: tasks.complete checks the ids against the instance).
+is_attachment_list = forms.is_attachment_list
+attachment_fields = forms.attachment_fields
 
 
 class _Errors:

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import exists, func, inspect, or_, select, update
+from sqlalchemy import exists, func, inspect, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ...extensions import db
@@ -29,6 +29,7 @@ from ...models import (
 )
 from ...models import notification as states
 from ...models.base import utcnow
+from .. import assignment
 from ..calendar import deadline_zone
 from ..errors import NotFound, ValidationFailed
 from ..roles import ZONE_ROLES
@@ -228,9 +229,7 @@ def navbar_state(actor: User) -> NavbarState:
     zone = exists().where(
         RoleGrant.user_id == actor.id,
         RoleGrant.role.in_(sorted(ZONE_ROLES)),
-        RoleGrant.revoked_at.is_(None),
-        or_(RoleGrant.valid_from.is_(None), RoleGrant.valid_from <= now),
-        or_(RoleGrant.valid_to.is_(None), RoleGrant.valid_to > now),
+        assignment.grant_in_force(now),
     )
     count, oversees = db.session.execute(select(unread, zone)).one()
     return NavbarState(int(count), bool(oversees))

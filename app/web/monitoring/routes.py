@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from flask import current_app, render_template, request, url_for
+from flask import render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 
+from ...downloads import csv_download, download
 from ...services import monitoring, monitoring_drill, monitoring_export
 from ...services.errors import NotFound, ValidationFailed
 from ...services.monitoring_cycles import BUCKETS, group_steps
@@ -276,12 +277,6 @@ def drill() -> Any:
     )
 
 
-def _download(body: bytes | str, mimetype: str, filename: str) -> Any:
-    response = current_app.response_class(body, mimetype=mimetype)
-    response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
-    return response
-
-
 @bp.route("/export.csv")
 @login_required
 def export_csv() -> Any:
@@ -293,9 +288,7 @@ def export_csv() -> Any:
     except KeyError as exc:
         raise NotFound(_("Нет такой таблицы.")) from exc
     filename = f"Мониторинг — {table.title} — {board.year.label.replace('/', '-')}.csv"
-    response = _download("\ufeff" + text, "text/csv", filename)
-    response.headers["Content-Type"] = "text/csv; charset=utf-8"
-    return response
+    return csv_download(text, filename)
 
 
 @bp.route("/export.xlsx")
@@ -303,10 +296,10 @@ def export_csv() -> Any:
 def export_xlsx() -> Any:
     """All tables of the dashboard as one XLSX workbook."""
     board = monitoring.dashboard(actor(), _year(), _municipality())
-    return _download(
+    return download(
         monitoring_export.workbook(board),
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         f"Мониторинг — {board.year.label.replace('/', '-')}.xlsx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     )
 
 

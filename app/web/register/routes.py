@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
-from flask import current_app, redirect, render_template, request, url_for
+from flask import redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 
+from ...downloads import csv_download
 from ...services import mma_register
 from ...services.roles import ROLES
 from ..common import actor, error_page, held_roles
@@ -52,12 +52,7 @@ def mma() -> Any:
 def mma_csv() -> Any:
     """The whole register of a municipality as CSV (the download is audited)."""
     unit, text = mma_register.register_csv(actor(), request.args.get("municipality", ""))
-    response = current_app.response_class(
-        "\ufeff" + text, mimetype="text/csv", content_type="text/csv; charset=utf-8"
-    )
-    filename = f"ММА — {unit.name}.csv"
-    response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
-    return response
+    return csv_download(text, f"ММА — {unit.name}.csv")
 
 
 @bp.app_context_processor
