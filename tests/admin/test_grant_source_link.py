@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import OrgUnit, ProcessInstance, RoleGrant, User
+from tests.web.conftest import WebClient
 
 
 def test_user_page_links_grant_to_its_instance(seeded: Any) -> None:
@@ -37,15 +38,7 @@ def test_user_page_links_grant_to_its_instance(seeded: Any) -> None:
         db.session.commit()
         teacher_id, instance_id = teacher.id, instance.id
         assert db.session.get(ProcessInstance, instance_id) is not None
-    client = seeded.test_client()
-    page = client.get("/login")
-    html = page.get_data(as_text=True)
-    token = html.split('name="csrf_token"', 1)[1].split('value="', 1)[1].split('"', 1)[0]
-    from tests.conftest import DEMO_PASSWORD
-
-    resp = client.post(
-        "/login", data={"username": "admin", "password": DEMO_PASSWORD, "csrf_token": token}
-    )
-    assert resp.status_code in (302, 303)
+    client = WebClient(seeded.test_client())
+    client.login("admin")  # asserts the login redirect
     user_page = client.get(f"/admin/users/{teacher_id}").get_data(as_text=True)
     assert f"/instances/{instance_id}" in user_page
