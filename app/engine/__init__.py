@@ -1,7 +1,9 @@
 """The only package that imports SpiffWorkflow. No Flask here."""
 
+# The submodule `definitions` is imported before the cache of the same name, so that the
+# package attribute `definitions` is the cache, whatever imports the submodule later.
+from .definitions import ParseResult, Problem, ProcessDefinition, UserTaskInfo, parse_bundle  # noqa: I001
 from .cache import DefinitionCache, definitions
-from .definitions import ParseResult, Problem, ProcessDefinition, UserTaskInfo, parse_bundle
 from .runtime import (
     EngineError,
     MigrationBlocked,

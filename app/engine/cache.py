@@ -5,24 +5,30 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import Any, TypeVar
 
-from .definitions import ProcessDefinition
+T = TypeVar("T")
 
 
 class DefinitionCache:
-    """A small thread-safe LRU of ProcessDefinition keyed by process version id."""
+    """A small thread-safe LRU of what a deployed version holds, keyed by version id.
 
-    def __init__(self, capacity: int = 256) -> None:
+    Deployed versions never change, so their parsed definition (and the forms the service
+    layer keeps beside it under another key) can live as long as the process.
+    """
+
+    def __init__(self, capacity: int = 512) -> None:
         self.capacity = capacity
-        self._items: OrderedDict[object, ProcessDefinition] = OrderedDict()
+        self._items: OrderedDict[object, Any] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: object, load: Callable[[], ProcessDefinition]) -> ProcessDefinition:
-        """Return the cached definition for key, parsing it with load() on a miss."""
+    def get(self, key: object, load: Callable[[], T]) -> T:
+        """Return the cached value for key, computing it with load() on a miss."""
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
-                return self._items[key]
+                cached: T = self._items[key]
+                return cached
         definition = load()
         with self._lock:
             self._items[key] = definition

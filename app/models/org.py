@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, false
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import ForeignKey, Index, String, Text, false, inspect, select
+from sqlalchemy.orm import InstanceState, Mapped, Session, aliased, mapped_column, relationship
 
 from ..extensions import db
 from .base import UtcDateTime, utcnow
@@ -29,13 +29,40 @@ class OrgUnit(db.Model):  # type: ignore[name-defined]
     parent: Mapped[OrgUnit | None] = relationship(remote_side=[id])
 
     def ancestors(self) -> list[OrgUnit]:
-        """This unit and its parents up to the root, nearest first."""
+        """This unit and its parents up to the root, nearest first.
+
+        The parents are read with one query; walking `parent` then finds them in the
+        session instead of asking the database once per tier.
+        """
+        state: InstanceState[OrgUnit] = inspect(self)
+        loaded = []  # held here: the session's identity map keeps objects only weakly
+        if self.parent_id is not None and state.session is not None and "parent" in state.unloaded:
+            loaded = _load_chain(state.session, self.parent_id)
         chain: list[OrgUnit] = []
         unit: OrgUnit | None = self
         while unit is not None and unit not in chain:
             chain.append(unit)
             unit = unit.parent
+        del loaded
         return chain
+
+
+def _load_chain(session: Session, unit_id: int) -> list[OrgUnit]:
+    """Load a unit, its parent and its grandparent into the session in one statement.
+
+    The tree has three tiers, so that is the whole chain; a deeper tree would load the rest
+    on the walk, one parent at a time. (A plain join by primary key: on PostgreSQL it costs
+    a fraction of a recursive query.)
+    """
+    parent = aliased(OrgUnit)
+    grandparent = aliased(OrgUnit)
+    row = session.execute(
+        select(OrgUnit, parent, grandparent)
+        .outerjoin(parent, parent.id == OrgUnit.parent_id)
+        .outerjoin(grandparent, grandparent.id == parent.parent_id)
+        .where(OrgUnit.id == unit_id)
+    ).first()
+    return [unit for unit in row or () if unit is not None]
 
 
 class User(db.Model):  # type: ignore[name-defined]

@@ -213,6 +213,32 @@ def definition_for(version: ProcessVersion) -> engine.ProcessDefinition:
     return engine.definitions.get(version.id, load)
 
 
+def _stored(version_id: int) -> ProcessVersion:
+    version = db.session.get(ProcessVersion, version_id)
+    if version is None:
+        raise engine.EngineError(f"Версия процесса {version_id} не найдена.")
+    return version
+
+
+def definition_by_id(version_id: int) -> engine.ProcessDefinition:
+    """The parsed definition of a version by id: its row is read only on a cache miss."""
+    return engine.definitions.get(version_id, lambda: definition_for(_stored(version_id)))
+
+
+def form_schema(version_id: int, name: str | None) -> dict[str, Any] | None:
+    """A form of a deployed version (versions never change, so they are cached by id).
+
+    The returned schema is shared: callers read it and must not change it.
+    """
+    if not name:
+        return None
+    forms: dict[str, Any] = engine.definitions.get(
+        ("forms", version_id), lambda: dict(_stored(version_id).forms or {})
+    )
+    schema = forms.get(name)
+    return schema if isinstance(schema, dict) else None
+
+
 def latest_versions() -> list[ProcessVersion]:
     """The latest version of every deployed process."""
     sub = (

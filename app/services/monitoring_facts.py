@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app, has_app_context
 from sqlalchemy import delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from ..extensions import db
 from ..models import (
@@ -29,6 +28,7 @@ from ..models import (
     StepRollup,
 )
 from ..models.base import utcnow
+from . import upserts
 
 DEFAULT_ZONE = "Europe/Moscow"
 SIGN_KEYS = (
@@ -150,7 +150,17 @@ def _deadline(value: Any) -> date | None:
 
 
 def record(instance: ProcessInstance, data: dict[str, Any]) -> None:
-    """Bring the instance's fact row (and an approved roadmap's measures) up to date."""
+    """Bring the instance's fact row (and an approved roadmap's measures) up to date.
+
+    Called by progress.persist after it has flushed the step's task rows (its query of the
+    open tasks does), so the reads here need no flush of their own: the instance and fact
+    changes they would write do not affect them, and they go out with the commit.
+    """
+    with db.session.no_autoflush:
+        _record(instance, data)
+
+
+def _record(instance: ProcessInstance, data: dict[str, Any]) -> None:
     fact = db.session.get(InstanceFact, instance.id)
     was_completed = fact is not None and fact.status == "completed"
     if fact is None:
@@ -191,14 +201,8 @@ def bucket_of(seconds: float) -> int:
 
 def _upsert(model: Any, key: dict[str, Any], add: dict[str, Any], replace: dict[str, Any]) -> None:
     """Add to the counters of a rollup row, creating it if needed (one statement, no race)."""
-    stmt: Any
-    if db.session.get_bind().dialect.name == "postgresql":
-        stmt = postgresql.insert(model).values(**key, **add, **replace)
-    else:
-        stmt = sqlite.insert(model).values(**key, **add, **replace)
-    changes = {name: getattr(model, name) + stmt.excluded[name] for name in add}
-    changes.update({name: stmt.excluded[name] for name in replace})
-    db.session.execute(stmt.on_conflict_do_update(index_elements=list(key), set_=changes))
+    if not upserts.add_to_counters(model, key, add, replace):
+        raise RuntimeError("The monitoring rollups need PostgreSQL or SQLite (ON CONFLICT).")
 
 
 def _count_cycle(fact: InstanceFact) -> None:
@@ -248,7 +252,11 @@ def _record_steps(instance: ProcessInstance, fact: InstanceFact) -> None:
             HumanTask.id.not_in(known),
         )
     ).all()
+    # A step recorded earlier in this transaction is still pending (no autoflush here).
+    pending = {o.task_id for o in db.session.new if isinstance(o, StepFact)}
     for task_id, bpmn_id, name, created_at, completed_at in done:
+        if task_id in pending:
+            continue
         step = StepFact(
             task_id=task_id,
             instance_id=instance.id,

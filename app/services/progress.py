@@ -12,14 +12,14 @@ from ..models import HumanTask, OrgUnit, ProcessInstance, TaskCandidate, User
 from ..models.base import utcnow
 from . import assignment, audit, monitoring_facts, notifications, substitution, task_drafts
 from .calendar import task_due_at
-from .deployment import definition_for
+from .deployment import definition_by_id
 from .errors import ValidationFailed
 from .operations import OperationContext, OperationFailed
 
 
 def load_runner(instance: ProcessInstance, actor: User | None) -> engine.Runner:
     """Restore the instance's workflow with its version's spec and our operations."""
-    definition = definition_for(instance.version)
+    definition = definition_by_id(instance.process_version_id)
     return engine.Runner.load(
         definition, instance.state, OperationContext(instance, instance.org_unit, actor)
     )

@@ -26,7 +26,7 @@ from .. import engine
 from ..extensions import db
 from ..models import OrgUnit, ProcessInstance, ProcessVersion, ScheduledStart
 from ..models.base import utcnow
-from . import audit, notifications
+from . import audit, upserts
 from .deployment import definition_for, latest_versions
 from .errors import ValidationFailed
 from .instances import _start_data
@@ -258,7 +258,7 @@ def _claim(key: str, occurs_at: datetime, unit_id: int, instance_id: int | None)
         "instance_id": instance_id,
         "created_at": utcnow(),
     }
-    inserted = notifications.insert_ignoring_duplicates(
+    inserted = upserts.insert_ignoring_duplicates(
         ScheduledStart, [row], ["process_key", "occurs_at", "org_unit_id"]
     )
     if inserted is not None:

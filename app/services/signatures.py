@@ -18,7 +18,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import Attachment, HumanTask, ProcessInstance, Signature, User
 from . import audit
-from .deployment import definition_for
+from .deployment import definition_by_id
 from .errors import ValidationFailed
 from .instances import get_instance
 from .progress import load_runner
@@ -28,7 +28,7 @@ SIGNATURE_PROPERTY = "signatureOf"
 
 def signed_document_key(instance: ProcessInstance, bpmn_id: str) -> str | None:
     """The data key of the document a task signs, or None for ordinary tasks."""
-    info = definition_for(instance.version).user_tasks.get(bpmn_id)
+    info = definition_by_id(instance.process_version_id).user_tasks.get(bpmn_id)
     if info is None:
         return None
     return info.properties.get(SIGNATURE_PROPERTY) or None

@@ -19,6 +19,7 @@ from ..extensions import db
 from ..models import HumanTask, TaskDraft, User
 from ..models.base import utcnow
 from . import audit, forms
+from .deployment import form_schema
 from .errors import ValidationFailed
 from .uow import transaction
 
@@ -37,7 +38,7 @@ def _task_to_fill(actor: User, task_id: int) -> HumanTask:
 
 
 def _kept_fields(task: HumanTask, data: dict[str, Any]) -> dict[str, Any]:
-    schema = task.instance.version.forms.get(task.form) if task.form else None
+    schema = form_schema(task.instance.process_version_id, task.form)
     if schema is None:
         return {}
     allowed = forms.declared_fields(schema)

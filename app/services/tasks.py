@@ -23,6 +23,7 @@ from . import (
     task_drafts,
     user_fields,
 )
+from .deployment import form_schema
 from .errors import Conflict, NotAllowed, NotFound, ValidationFailed
 from .progress import load_runner, persist, run_engine
 from .roles import SUPERVISORY_ROLES
@@ -134,12 +135,18 @@ def _access(actor: User, task_id: int) -> tuple[HumanTask, bool | None]:
 
     The answer is handed to _require_actor so that one use case asks the database once.
     """
-    task = db.session.get(HumanTask, task_id)
-    if task is None:
+    # One statement: the task and whether it is offered to the actor (the use cases that
+    # follow need both).
+    row = db.session.execute(
+        select(HumanTask, substitution.offered_to(actor).label("offered")).where(
+            HumanTask.id == task_id
+        )
+    ).first()
+    if row is None:
         raise NotFound("Задача не найдена.")
+    task, offered = row[0], bool(row[1])
     if task.claimed_by_id == actor.id:
         return task, None
-    offered = _is_candidate(task, actor)
     if not offered and not _supervises(actor, task):
         raise NotFound("Задача не найдена.")
     return task, offered
@@ -182,7 +189,7 @@ def get_task(actor: User, task_id: int) -> tuple[HumanTask, dict[str, Any] | Non
     """The task, its form schema and the process data it shows."""
     task = _get(actor, task_id)
     personal_data.record_view(actor, task.instance, resource="task", task_id=task.id)
-    form = task.instance.version.forms.get(task.form) if task.form else None
+    form = form_schema(task.instance.process_version_id, task.form)
     data: dict[str, Any] = {}
     if task.status == "open":
         runner = load_runner(task.instance, actor)
@@ -283,7 +290,7 @@ def complete(actor: User, task_id: int, data: Any) -> ProcessInstance:
         _require_open(task)
         _require_actor(task, actor, offered)
         instance: ProcessInstance = task.instance
-        schema = instance.version.forms.get(task.form) if task.form else None
+        schema = form_schema(instance.process_version_id, task.form)
         if not isinstance(data, dict):
             raise ValidationFailed(
                 "Данные формы должны быть объектом.", {"data": ["Ожидается объект."]}
@@ -302,11 +309,11 @@ def complete(actor: User, task_id: int, data: Any) -> ProcessInstance:
             if isinstance(exc.__cause__, engine.TaskNotReady):
                 raise Conflict("Задача уже выполнена или больше не актуальна.") from exc
             raise
+        task_drafts.discard_for_task(task)  # before the task changes: no flush needed first
         task.status = "completed"
         task.completed_at = utcnow()
         task.completed_by_id = actor.id
         task.claimed_by_id = actor.id
-        task_drafts.discard_for_task(task)
         audit.record(
             "task_completed",
             actor,

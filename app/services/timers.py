@@ -21,7 +21,7 @@ from sqlalchemy.orm import joinedload
 from ..extensions import db
 from ..models import HumanTask, ProcessInstance, TaskCandidate, TaskReminder, User
 from ..models.base import utcnow
-from . import audit, notifications
+from . import audit, notifications, upserts
 from .errors import Conflict, ValidationFailed
 from .overdue import OVERDUE_ROLES, OverdueView, overdue_tasks
 from .progress import load_runner, persist, run_engine
@@ -308,9 +308,7 @@ def _remind(task_id: int, kind: str) -> bool:
 def _claim_reminder(task_id: int, kind: str) -> bool:
     """Record that the reminder is issued; False if another runner already did."""
     row = {"human_task_id": task_id, "kind": kind, "sent_at": utcnow()}
-    inserted = notifications.insert_ignoring_duplicates(
-        TaskReminder, [row], ["human_task_id", "kind"]
-    )
+    inserted = upserts.insert_ignoring_duplicates(TaskReminder, [row], ["human_task_id", "kind"])
     if inserted is not None:
         return inserted == 1
     if db.session.get(TaskReminder, (task_id, kind)) is not None:

@@ -15,8 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import exists, func, inspect, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import exists, func, select, update
 
 from ...extensions import db
 from ...models import (
@@ -29,7 +28,7 @@ from ...models import (
 )
 from ...models import notification as states
 from ...models.base import utcnow
-from .. import assignment
+from .. import assignment, upserts
 from ..calendar import deadline_zone
 from ..errors import NotFound, ValidationFailed
 from ..roles import ZONE_ROLES
@@ -75,26 +74,9 @@ def notify(users: Iterable[User], message: Message, event_key: str) -> int:
     return _insert_new(rows)
 
 
-def insert_ignoring_duplicates(
-    model: Any, rows: list[dict[str, Any]], key: list[str]
-) -> int | None:
-    """INSERT ... ON CONFLICT DO NOTHING; how many rows were new (None: dialect cannot)."""
-    dialect = db.session.get_bind().dialect.name
-    stmt: Any
-    if dialect == "postgresql":
-        stmt = postgresql.insert(model)
-    elif dialect == "sqlite":
-        stmt = sqlite.insert(model)
-    else:
-        return None
-    pk = inspect(model).primary_key[0]
-    stmt = stmt.values(rows).on_conflict_do_nothing(index_elements=key).returning(pk)
-    return len(db.session.execute(stmt).all())
-
-
 def _insert_new(rows: list[dict[str, Any]]) -> int:
     """Insert the rows whose dedup_key is new; concurrent duplicates are skipped, not errors."""
-    inserted = insert_ignoring_duplicates(Notification, rows, ["dedup_key"])
+    inserted = upserts.insert_ignoring_duplicates(Notification, rows, ["dedup_key"])
     if inserted is not None:
         return inserted
     keys = [r["dedup_key"] for r in rows]

@@ -1,0 +1,123 @@
+"""Statements of the completion hot path: cached upserts, one-query ancestors, forms by id."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event, select
+from sqlalchemy.engine.interfaces import CacheStats
+
+from app.extensions import db
+from app.models import OrgUnit, ProcessVersion, StepRollup, TaskReminder, User
+from app.services import deployment, instances, upserts
+from tests.perf.support import START_DATA
+
+
+@contextmanager
+def statements() -> Iterator[list[str]]:
+    """The SQL statements sent to the database inside the block."""
+    seen: list[str] = []
+
+    def before(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    engine = db.engine
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+
+
+def _unit(slug: str) -> OrgUnit:
+    return db.session.execute(select(OrgUnit).where(OrgUnit.slug == slug)).scalar_one()
+
+
+def test_add_to_counters_creates_then_adds_and_replaces(ctx: Flask) -> None:
+    region = _unit("lenobl")
+    key = {"school_year": 2026, "municipality_id": region.id, "process_key": "p", "bpmn_id": "T"}
+    assert upserts.add_to_counters(
+        StepRollup, key, {"completed": 1, "seconds_sum": 2.5}, {"name": "Первое имя"}
+    )
+    assert upserts.add_to_counters(
+        StepRollup, key, {"completed": 2, "seconds_sum": 1.0}, {"name": "Новое имя"}
+    )
+    db.session.commit()
+    row = db.session.get(StepRollup, (2026, region.id, "p", "T"))
+    assert row is not None
+    assert (row.completed, row.seconds_sum, row.name) == (3, 3.5, "Новое имя")
+
+
+def test_insert_ignoring_duplicates_counts_new_rows_only(ctx: Flask) -> None:
+    actor = db.session.execute(
+        select(User).where(User.username == "mo_head.gatchina-school-1")
+    ).scalar_one()
+    instance = instances.start_instance(
+        actor, "mo_plan_approval", _unit("gatchina-school-1").id, dict(START_DATA)
+    )
+    (first,) = instances.open_tasks(instance)
+    row = {"human_task_id": first.id, "kind": "due_soon", "sent_at": first.created_at}
+    assert upserts.insert_ignoring_duplicates(TaskReminder, [row], ["human_task_id", "kind"]) == 1
+    assert upserts.insert_ignoring_duplicates(TaskReminder, [row], ["human_task_id", "kind"]) == 0
+    other = {**row, "kind": "overdue"}
+    assert (
+        upserts.insert_ignoring_duplicates(TaskReminder, [row, other], ["human_task_id", "kind"])
+        == 1
+    )
+    db.session.commit()
+    kinds = db.session.execute(
+        select(TaskReminder.kind).where(TaskReminder.human_task_id == first.id)
+    ).scalars()
+    assert sorted(kinds) == ["due_soon", "overdue"]
+
+
+def test_upsert_statements_hit_the_compiled_cache(ctx: Flask) -> None:
+    region = _unit("lenobl")
+    key = {"school_year": 2027, "municipality_id": region.id, "process_key": "p", "bpmn_id": "X"}
+    upserts.add_to_counters(StepRollup, key, {"completed": 1, "seconds_sum": 1.0}, {"name": "n"})
+    hits: list[bool] = []
+
+    def after(_conn: Any, _cursor: Any, _stmt: str, _params: Any, context: Any, _many: Any) -> None:
+        hits.append(context.cache_hit == CacheStats.CACHE_HIT)
+
+    event.listen(db.engine, "after_cursor_execute", after)
+    try:
+        upserts.add_to_counters(
+            StepRollup, key, {"completed": 1, "seconds_sum": 1.0}, {"name": "n"}
+        )
+    finally:
+        event.remove(db.engine, "after_cursor_execute", after)
+    assert hits == [True]
+
+
+def test_ancestors_are_read_in_one_statement(ctx: Flask) -> None:
+    school_id = _unit("gatchina-school-1").id
+    db.session.expire_all()
+    school = db.session.get(OrgUnit, school_id)
+    assert school is not None
+    with statements() as seen:
+        chain = school.ancestors()
+    assert [u.tier for u in chain] == ["institution", "municipality", "region"]
+    assert len(seen) == 1
+    with statements() as seen:
+        assert school.ancestors() == chain
+    assert seen == []
+
+
+def test_form_schema_is_read_once_per_version(ctx: Flask) -> None:
+    version = db.session.execute(
+        select(ProcessVersion).where(ProcessVersion.key == "mo_plan_approval")
+    ).scalar_one()
+    name = sorted(version.forms)[0]
+    expected = version.forms[name]
+    db.session.expire_all()
+    deployment.form_schema(version.id, name)
+    with statements() as seen:
+        assert deployment.form_schema(version.id, name) == expected
+        assert deployment.form_schema(version.id, None) is None
+        assert deployment.form_schema(version.id, "no-such-form.json") is None
+        assert deployment.definition_by_id(version.id).key == "mo_plan_approval"
+    assert seen == []
