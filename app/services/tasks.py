@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, literal, select, union, union_all
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from .. import engine
 from ..extensions import db
@@ -135,12 +135,12 @@ def _access(actor: User, task_id: int) -> tuple[HumanTask, bool | None]:
 
     The answer is handed to _require_actor so that one use case asks the database once.
     """
-    # One statement: the task and whether it is offered to the actor (the use cases that
-    # follow need both).
+    # One statement: the task, its instance and unit, and whether it is offered to the actor
+    # (the use cases that follow need them all).
     row = db.session.execute(
-        select(HumanTask, substitution.offered_to(actor).label("offered")).where(
-            HumanTask.id == task_id
-        )
+        select(HumanTask, substitution.offered_to(actor).label("offered"))
+        .options(joinedload(HumanTask.instance).joinedload(ProcessInstance.org_unit))
+        .where(HumanTask.id == task_id)
     ).first()
     if row is None:
         raise NotFound("Задача не найдена.")

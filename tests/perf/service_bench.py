@@ -173,6 +173,10 @@ def main(argv: list[str]) -> None:
         result = throughput(app, label, count)
     elif mode == "revisions":
         result = revisions(app, count)
+    elif mode == "floor":
+        from .floor_bench import floor
+
+        result = floor(app, label, count)
     else:
         raise SystemExit(f"unknown mode {mode}")
     with app.app_context():

@@ -177,6 +177,12 @@ class BenchResults:
         ):
             value = self.figures.get(source)
             self.figures[key] = round(value / engine, 3) if engine and value else None
+        floor = self.figures.get("floor_tasks_per_s_pg")
+        if floor:
+            # The best a database-backed completion reaches here, and how close the service is.
+            self.figures["ratio_floor_vs_engine"] = round(floor / engine, 3) if engine else None
+            service = self.figures.get("service_tasks_per_s_pg")
+            self.figures["ratio_service_vs_floor"] = round(service / floor, 3) if service else None
 
     def targets(self) -> dict[str, dict[str, Any]]:
         """Each target with the measured value and whether it is met (None: not measured)."""

@@ -41,6 +41,20 @@ def test_service_tasks_per_second_sqlite(tmp_path: Path, bench: support.BenchRes
     _record(bench, "service_tasks_per_s_sqlite", result)
 
 
+def test_floor_tasks_per_second_postgres(need_postgres: None, bench: support.BenchResults) -> None:
+    """The same completions written by hand against the driver (tests/perf/floor_bench.py)."""
+    with support.throwaway_postgres("floor") as url:
+        result = service_bench.run_in_subprocess(url, "floor", "pg", support.scaled(40))
+    bench.record(
+        "floor_tasks_per_s_pg",
+        max(result["rates"]),
+        rounds=[round(r, 1) for r in result["rates"]],
+        tasks_per_round=result["tasks_per_round"],
+        work="hand-written SQL: load+offer check, engine step, task and state update, next "
+        "task with candidates, audit chain, commit; no ORM, forms, notifications or facts",
+    )
+
+
 def test_step_time_after_100_revisions(need_postgres: None, bench: support.BenchResults) -> None:
     """One completion after 100 council returns against one at the first loop (PostgreSQL)."""
     with support.throwaway_postgres("rev") as url:

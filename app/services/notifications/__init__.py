@@ -92,6 +92,8 @@ def _insert_new(rows: list[dict[str, Any]]) -> int:
 
 
 def _email_statuses(users: list[User]) -> dict[int, str]:
+    if not current_app.config.get("SMTP_HOST"):  # no mail server: nothing to ask the users
+        return {user.id: states.EMAIL_NONE for user in users}
     prefs = {
         p.user_id: p
         for p in db.session.execute(
@@ -100,11 +102,10 @@ def _email_statuses(users: list[User]) -> dict[int, str]:
             )
         ).scalars()
     }
-    configured = bool(current_app.config.get("SMTP_HOST"))
     result = {}
     for user in users:
         pref = prefs.get(user.id)
-        if (pref is not None and pref.channel == "in_app") or not configured:
+        if pref is not None and pref.channel == "in_app":
             result[user.id] = states.EMAIL_NONE
         elif not user.email:
             result[user.id] = states.EMAIL_NO_ADDRESS
