@@ -55,7 +55,9 @@ class ProcessInstance(db.Model):  # type: ignore[name-defined]
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     next_timer_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
     lock_version: Mapped[int] = mapped_column(default=1)
-    state: Mapped[str] = mapped_column(Text)
+    # Tens of kilobytes per instance: lists and pages that show instances do not read it;
+    # the use cases that run the engine ask for it with the row (undefer).
+    state: Mapped[str] = mapped_column(Text, deferred=True)
     error: Mapped[str | None] = mapped_column(Text)
 
     version: Mapped[ProcessVersion] = relationship()

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, literal, select, union, union_all
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload, selectinload, undefer
 
 from .. import engine
 from ..extensions import db
@@ -139,7 +139,11 @@ def _access(actor: User, task_id: int) -> tuple[HumanTask, bool | None]:
     # (the use cases that follow need them all).
     row = db.session.execute(
         select(HumanTask, substitution.offered_to(actor).label("offered"))
-        .options(joinedload(HumanTask.instance).joinedload(ProcessInstance.org_unit))
+        .options(
+            joinedload(HumanTask.instance).options(
+                undefer(ProcessInstance.state), joinedload(ProcessInstance.org_unit)
+            )
+        )
         .where(HumanTask.id == task_id)
     ).first()
     if row is None:
