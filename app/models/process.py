@@ -29,8 +29,10 @@ class ProcessVersion(db.Model):  # type: ignore[name-defined]
     description: Mapped[str] = mapped_column(Text, default="")
     scope_tier: Mapped[str | None] = mapped_column(String(20))
     start_role: Mapped[str | None] = mapped_column(String(50))
-    files: Mapped[dict[str, str]] = mapped_column(JSON)
-    forms: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # The BPMN/DMN sources and the forms: read when first used (the parsed definition and the
+    # forms are cached per version id), not with every row that names a version.
+    files: Mapped[dict[str, str]] = mapped_column(JSON, deferred=True, deferred_group="content")
+    forms: Mapped[dict[str, Any]] = mapped_column(JSON, deferred=True, deferred_group="content")
     sha256: Mapped[str] = mapped_column(String(64))
     deployed_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     deployed_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import undefer_group
 
 from .. import engine
 from ..engine.definitions import limit_problems
@@ -239,8 +240,8 @@ def form_schema(version_id: int, name: str | None) -> dict[str, Any] | None:
     return schema if isinstance(schema, dict) else None
 
 
-def latest_versions() -> list[ProcessVersion]:
-    """The latest version of every deployed process."""
+def latest_versions(with_content: bool = False) -> list[ProcessVersion]:
+    """The latest version of every deployed process (with_content: files and forms too)."""
     sub = (
         select(ProcessVersion.key, func.max(ProcessVersion.version).label("v"))
         .group_by(ProcessVersion.key)
@@ -251,6 +252,7 @@ def latest_versions() -> list[ProcessVersion]:
             select(ProcessVersion)
             .join(sub, (ProcessVersion.key == sub.c.key) & (ProcessVersion.version == sub.c.v))
             .order_by(ProcessVersion.key)
+            .options(*([undefer_group("content")] if with_content else []))
         ).scalars()
     )
 

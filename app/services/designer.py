@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import undefer_group
 
 from ..extensions import db
 from ..models import ProcessInstance, ProcessVersion, User
@@ -85,6 +86,7 @@ def _versions_of(key: str) -> list[ProcessVersion]:
             select(ProcessVersion)
             .where(ProcessVersion.key == key)
             .order_by(ProcessVersion.version.desc())
+            .options(undefer_group("content"))  # the view lists each version's files
         ).scalars()
     )
 
@@ -110,7 +112,7 @@ def workspace(actor: User | None) -> list[dict[str, Any]]:
     ):
         per_version.setdefault(key, []).append((number, _counts_view(counts.get(version_id))))
     result = []
-    for latest in deployment.latest_versions():
+    for latest in deployment.latest_versions(with_content=True):
         view = version_view(latest, counts.get(latest.id), latest.version)
         view["versions"] = len(per_version.get(latest.key, [])) or 1
         view["instances_by_version"] = [
@@ -220,7 +222,9 @@ def export_latest(processes_dir: Path, forms_dir: Path) -> ExportResult:
     result = ExportResult()
     sources: dict[str, tuple[str, str]] = {}
     forms: dict[str, tuple[str, Any]] = {}
-    for version in sorted(deployment.latest_versions(), key=lambda v: v.deployed_at):
+    for version in sorted(
+        deployment.latest_versions(with_content=True), key=lambda v: v.deployed_at
+    ):
         for name, text in version.files.items():
             _merge(sources, name, (version.key, text), result.conflicts)
         for path, schema in version.forms.items():

@@ -11,7 +11,7 @@ from sqlalchemy import event, select
 from sqlalchemy.engine.interfaces import CacheStats
 
 from app.extensions import db
-from app.models import OrgUnit, ProcessVersion, StepRollup, TaskReminder, User
+from app.models import OrgUnit, ProcessInstance, ProcessVersion, StepRollup, TaskReminder, User
 from app.services import deployment, instances, upserts
 from tests.perf.support import START_DATA
 
@@ -121,3 +121,33 @@ def test_form_schema_is_read_once_per_version(ctx: Flask) -> None:
         assert deployment.form_schema(version.id, "no-such-form.json") is None
         assert deployment.definition_by_id(version.id).key == "mo_plan_approval"
     assert seen == []
+
+
+def test_version_rows_leave_their_sources_until_asked(ctx: Flask) -> None:
+    with statements() as seen:
+        versions = deployment.latest_versions()
+    assert versions and len(seen) == 1
+    assert "files" not in seen[0] and "forms" not in seen[0]
+    with statements() as seen:
+        assert versions[0].files  # read on first use, for this version only
+    assert len(seen) == 1
+    db.session.expire_all()
+    with statements() as seen:
+        with_content = deployment.latest_versions(with_content=True)
+        assert all(v.files and v.forms is not None for v in with_content)
+    assert len(seen) == 1
+
+
+def test_instance_rows_leave_the_workflow_state_until_asked(ctx: Flask) -> None:
+    actor = db.session.execute(
+        select(User).where(User.username == "mo_head.gatchina-school-1")
+    ).scalar_one()
+    instance = instances.start_instance(
+        actor, "mo_plan_approval", _unit("gatchina-school-1").id, dict(START_DATA)
+    )
+    instance_id = instance.id
+    db.session.expire_all()
+    with statements() as seen:
+        loaded = db.session.get(ProcessInstance, instance_id)
+        assert loaded is not None and loaded.status == "running"
+    assert len(seen) == 1 and "state" not in seen[0].split("FROM")[0]
