@@ -15,6 +15,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..models import ApiToken, AuditEvent, User
@@ -165,9 +166,17 @@ def issue_token(username: str, password: str, ttl_hours: int) -> tuple[str, User
 
 def user_for_token(token: str) -> User:
     """The user a bearer token belongs to, or AuthenticationFailed."""
-    row = db.session.execute(
-        select(ApiToken).where(ApiToken.token_hash == _digest(token))
-    ).scalar_one_or_none()
+    # One statement for the token, its user and the user's grants (every API write checks
+    # the roles, most requests need them).
+    row = (
+        db.session.execute(
+            select(ApiToken)
+            .options(joinedload(ApiToken.user).joinedload(User.grants))
+            .where(ApiToken.token_hash == _digest(token))
+        )
+        .unique()
+        .scalar_one_or_none()
+    )
     if row is None:
         raise AuthenticationFailed("Недействительный токен доступа.")
     if row.revoked_at is not None:
