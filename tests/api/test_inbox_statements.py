@@ -2,38 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import event
 
-from app.extensions import db
 from tests.conftest import ApiClient
+from tests.statements import recorded
 from tests.web.conftest import SCHOOL, start_plans
 
 MO_HEAD = f"mo_head.{SCHOOL}"
 
 
-@contextmanager
-def _statements(app: Flask) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-
-
 def _inbox(app: Flask, api: ApiClient, scope: str) -> tuple[int, list[str], dict[str, Any]]:
-    with _statements(app) as seen:
+    with recorded(app) as seen:
         resp = api.get(f"/tasks?scope={scope}", MO_HEAD)
     assert resp.status_code == 200
     return len(seen), list(seen), resp.get_json()

@@ -178,7 +178,7 @@ class _Floor:
 
 def floor(app: Flask, label: str, per_round: int) -> dict[str, Any]:
     """Completions per second by hand: instances started through the service, untimed."""
-    from .service_bench import ids, start  # the same untimed starts as the service figure
+    from .service_bench import ids, started_round  # the service figure's untimed starts
 
     users, units = ids(app)
     rates = []
@@ -194,10 +194,7 @@ def floor(app: Flask, label: str, per_round: int) -> dict[str, Any]:
         try:
             bench = _Floor(raw.driver_connection, users, definition)
             for _ in range(ROUNDS + 1):  # the first round warms up and is not counted
-                todo = []
-                for i in range(per_round):
-                    school = support.SCHOOLS[i % len(support.SCHOOLS)]
-                    todo.append((school, start(users, units, school)[1]))
+                todo = started_round(users, units, per_round)
                 t0 = time.perf_counter()
                 done = 0
                 for school, first in todo:

@@ -48,6 +48,17 @@ def start(users: dict[str, int], units: dict[str, int], school: str) -> tuple[in
     return result
 
 
+def started_round(
+    users: dict[str, int], units: dict[str, int], count: int
+) -> list[tuple[str, int]]:
+    """Start count instances over the demo schools, untimed: (school, first task id) each."""
+    started = []
+    for i in range(count):
+        school = support.SCHOOLS[i % len(support.SCHOOLS)]
+        started.append((school, start(users, units, school)[1]))
+    return started
+
+
 def complete(
     users: dict[str, int], school: str, task_id: int, data: dict[str, Any] | None = None
 ) -> tuple[ProcessInstance, int | None]:
@@ -78,10 +89,7 @@ def throughput(app: Flask, label: str, per_round: int) -> dict[str, Any]:
                 _, next_id = complete(users, support.SCHOOLS[warm], next_id)
         with support.profiled(f"service_{label}"):
             for _ in range(ROUNDS):
-                todo = []
-                for i in range(per_round):
-                    school = support.SCHOOLS[i % len(support.SCHOOLS)]
-                    todo.append((school, start(users, units, school)[1]))
+                todo = started_round(users, units, per_round)
                 t0 = time.perf_counter()
                 done = 0
                 for school, first in todo:

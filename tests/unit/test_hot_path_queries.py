@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import event, select
 from sqlalchemy.engine.interfaces import CacheStats
 
@@ -14,26 +12,25 @@ from app.extensions import db
 from app.models import OrgUnit, ProcessInstance, ProcessVersion, StepRollup, TaskReminder, User
 from app.services import deployment, instances, upserts
 from tests.perf.support import START_DATA
+from tests.statements import recorded
 
 
-@contextmanager
-def statements() -> Iterator[list[str]]:
+def statements() -> Any:
     """The SQL statements sent to the database inside the block."""
-    seen: list[str] = []
-
-    def before(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(statement)
-
-    engine = db.engine
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
+    return recorded(current_app)  # type: ignore[arg-type]
 
 
 def _unit(slug: str) -> OrgUnit:
     return db.session.execute(select(OrgUnit).where(OrgUnit.slug == slug)).scalar_one()
+
+
+def _start_plan() -> ProcessInstance:
+    actor = db.session.execute(
+        select(User).where(User.username == "mo_head.gatchina-school-1")
+    ).scalar_one()
+    return instances.start_instance(
+        actor, "mo_plan_approval", _unit("gatchina-school-1").id, dict(START_DATA)
+    )
 
 
 def test_add_to_counters_creates_then_adds_and_replaces(ctx: Flask) -> None:
@@ -52,12 +49,7 @@ def test_add_to_counters_creates_then_adds_and_replaces(ctx: Flask) -> None:
 
 
 def test_insert_ignoring_duplicates_counts_new_rows_only(ctx: Flask) -> None:
-    actor = db.session.execute(
-        select(User).where(User.username == "mo_head.gatchina-school-1")
-    ).scalar_one()
-    instance = instances.start_instance(
-        actor, "mo_plan_approval", _unit("gatchina-school-1").id, dict(START_DATA)
-    )
+    instance = _start_plan()
     (first,) = instances.open_tasks(instance)
     row = {"human_task_id": first.id, "kind": "due_soon", "sent_at": first.created_at}
     assert upserts.insert_ignoring_duplicates(TaskReminder, [row], ["human_task_id", "kind"]) == 1
@@ -139,12 +131,7 @@ def test_version_rows_leave_their_sources_until_asked(ctx: Flask) -> None:
 
 
 def test_instance_rows_leave_the_workflow_state_until_asked(ctx: Flask) -> None:
-    actor = db.session.execute(
-        select(User).where(User.username == "mo_head.gatchina-school-1")
-    ).scalar_one()
-    instance = instances.start_instance(
-        actor, "mo_plan_approval", _unit("gatchina-school-1").id, dict(START_DATA)
-    )
+    instance = _start_plan()
     instance_id = instance.id
     db.session.expire_all()
     with statements() as seen:

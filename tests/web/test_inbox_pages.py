@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import event
 
 from app.extensions import db
 from app.models import HumanTask
 from app.models.base import utcnow
+from tests.statements import recorded
 from tests.web.conftest import SCHOOL, WebClient, start_plans
 
 MO_HEAD = f"mo_head.{SCHOOL}"
@@ -139,24 +137,8 @@ def test_pagination(seeded: Flask, login_as: Any) -> None:
     assert 'aria-current="page">2</a>' in html and "Показано 2 из 5." in html
 
 
-@contextmanager
-def _statements(app: Flask) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-
-
 def _measure(app: Flask, web: WebClient, path: str) -> int:
-    with _statements(app) as seen:
+    with recorded(app) as seen:
         resp = web.get(path)
     assert resp.status_code == 200
     return len(seen)
