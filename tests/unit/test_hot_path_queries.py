@@ -5,13 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 from sqlalchemy.engine.interfaces import CacheStats
 
 from app.extensions import db
-from app.models import OrgUnit, ProcessInstance, ProcessVersion, StepRollup, TaskReminder, User
-from app.services import deployment, instances, upserts
-from tests.perf.support import START_DATA
+from app.models import (
+    OrgUnit,
+    ProcessInstance,
+    ProcessVersion,
+    StepFact,
+    StepRollup,
+    TaskReminder,
+    User,
+)
+from app.services import deployment, instances, tasks, upserts
+from tests.perf.support import START_DATA, step_data
 from tests.statements import recorded
 
 
@@ -138,3 +146,24 @@ def test_instance_rows_leave_the_workflow_state_until_asked(ctx: Flask) -> None:
         loaded = db.session.get(ProcessInstance, instance_id)
         assert loaded is not None and loaded.status == "running"
     assert len(seen) == 1 and "state" not in seen[0].split("FROM")[0]
+
+
+def test_every_completed_step_gets_its_fact_including_the_last(ctx: Flask) -> None:
+    """The monitoring facts read without autoflush: the last step must still be counted."""
+    instance = _start_plan()
+    instance_id = instance.id
+    for _ in range(3):
+        (task,) = instances.open_tasks(instance)
+        actor = db.session.execute(
+            select(User).where(User.username == f"{task.lane}.gatchina-school-1")
+        ).scalar_one()
+        instance = tasks.complete(actor, task.id, step_data(task.bpmn_id))
+    assert instance.status == "completed"
+    steps = db.session.execute(
+        select(StepFact.bpmn_id).where(StepFact.instance_id == instance_id)
+    ).scalars()
+    assert sorted(steps) == ["Task_approve_director", "Task_council_review", "Task_draft"]
+    counted = db.session.execute(
+        select(func.sum(StepRollup.completed)).where(StepRollup.process_key == "mo_plan_approval")
+    ).scalar_one()
+    assert counted == 3
