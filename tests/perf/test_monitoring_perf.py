@@ -295,66 +295,70 @@ def _samples(action: Any, count: int) -> list[float]:
     return samples
 
 
-def test_region_dashboard_p95_under_300ms(need_postgres: None, bench: support.BenchResults) -> None:
+def test_region_dashboard_p95(need_postgres: None, bench: support.BenchResults) -> None:
+    # A missed target is reported in the table and bench-results.json (targets), not failed:
+    # the figure depends on the machine (docs/performance.md, Targets).
     with support.throwaway_postgres("monitoring") as url:
         app = support.build_app(url)
-        loaded = _load(app)
-        assert loaded["instances"] == INSTANCES
-        assert loaded["schools"] == 4 + MUNICIPALITIES * SCHOOLS_PER_MUNICIPALITY
-        assert loaded["municipalities"] == 2 + MUNICIPALITIES
-        web = WebClient(app.test_client())
-        web.login("region_official.lenobl")
-        with app.app_context():
-            # The last complete school year: the one with the most finished instances.
-            heaviest = SchoolYear(SchoolYear.of(datetime.now(UTC)).first - 1).label
-        token = web.client.post(
-            "/api/v1/auth/token",
-            json={"username": "region_official.lenobl", "password": DEMO_PASSWORD},
-        ).get_json()["token"]
+        try:
+            _measure_dashboard(app, bench)
+        finally:
+            with app.app_context():
+                db.engine.dispose()  # also after a failure: no connection left to the GC
 
-        def page(path: str) -> Any:
-            resp = web.get(path)
-            assert resp.status_code == 200
-            return resp
 
-        def page_with(path: str, bearer: str) -> Any:
-            resp = web.client.get(path, headers={"Authorization": f"Bearer {bearer}"})
-            assert resp.status_code == 200
-            return resp
+def _measure_dashboard(app: Flask, bench: support.BenchResults) -> None:
+    loaded = _load(app)
+    assert loaded["instances"] == INSTANCES
+    assert loaded["schools"] == 4 + MUNICIPALITIES * SCHOOLS_PER_MUNICIPALITY
+    assert loaded["municipalities"] == 2 + MUNICIPALITIES
+    web = WebClient(app.test_client())
+    web.login("region_official.lenobl")
+    with app.app_context():
+        # The last complete school year: the one with the most finished instances.
+        heaviest = SchoolYear(SchoolYear.of(datetime.now(UTC)).first - 1).label
+    token = web.client.post(
+        "/api/v1/auth/token",
+        json={"username": "region_official.lenobl", "password": DEMO_PASSWORD},
+    ).get_json()["token"]
 
-        first = page(f"/monitoring/?year={heaviest}").get_data(as_text=True)
-        assert first.count('class="school-cell"') == loaded["schools"]
-        cpu_started = time.process_time()
-        with support.profiled("monitoring_dashboard"):
-            full_year = _samples(lambda: page(f"/monitoring/?year={heaviest}"), SAMPLES)
-        # CPU time of this process per request: what the page costs without the waiting
-        # that a loaded machine adds (the wall-clock p95 is the figure the target is about).
-        cpu_ms = (time.process_time() - cpu_started) * 1000 / (SAMPLES + 5)
-        current = _samples(lambda: page("/monitoring/"), SAMPLES // 2)
-        api = _samples(
-            lambda: page_with(f"/api/v1/monitoring?year={heaviest}", token), SAMPLES // 2
-        )
-        p95 = support.percentile(full_year, 95)
-        bench.record(
-            "monitoring_dashboard_p95_ms",
-            p95,
-            p50_ms=round(support.percentile(full_year, 50), 2),
-            samples=len(full_year),
-            school_year=heaviest,
-            current_year_p95_ms=round(support.percentile(current, 95), 2),
-            api_json_p95_ms=round(support.percentile(api, 95), 2),
-            app_cpu_ms_per_request=round(cpu_ms, 1),
-            target_ms=TARGET_MS,
-            note="GET /monitoring/ as region_official.lenobl, in-process server time",
-            **loaded,
-        )
-        print(
-            f"\n[monitoring] p95 {p95:.1f} ms (p50 {support.percentile(full_year, 50):.1f}) "
-            f"for {heaviest}; current year p95 {support.percentile(current, 95):.1f} ms; "
-            f"API p95 {support.percentile(api, 95):.1f} ms; app CPU {cpu_ms:.1f} ms/request; "
-            f"load {os.getloadavg()}; data set {loaded}"
-        )
-        # A missed target is reported in the table and bench-results.json (targets), not
-        # failed: the figure depends on the machine (docs/performance.md, Targets).
-        with app.app_context():
-            db.engine.dispose()
+    def page(path: str) -> Any:
+        resp = web.get(path)
+        assert resp.status_code == 200
+        return resp
+
+    def page_with(path: str, bearer: str) -> Any:
+        resp = web.client.get(path, headers={"Authorization": f"Bearer {bearer}"})
+        assert resp.status_code == 200
+        return resp
+
+    first = page(f"/monitoring/?year={heaviest}").get_data(as_text=True)
+    assert first.count('class="school-cell"') == loaded["schools"]
+    cpu_started = time.process_time()
+    with support.profiled("monitoring_dashboard"):
+        full_year = _samples(lambda: page(f"/monitoring/?year={heaviest}"), SAMPLES)
+    # CPU time of this process per request: what the page costs without the waiting
+    # that a loaded machine adds (the wall-clock p95 is the figure the target is about).
+    cpu_ms = (time.process_time() - cpu_started) * 1000 / (SAMPLES + 5)
+    current = _samples(lambda: page("/monitoring/"), SAMPLES // 2)
+    api = _samples(lambda: page_with(f"/api/v1/monitoring?year={heaviest}", token), SAMPLES // 2)
+    p95 = support.percentile(full_year, 95)
+    bench.record(
+        "monitoring_dashboard_p95_ms",
+        p95,
+        p50_ms=round(support.percentile(full_year, 50), 2),
+        samples=len(full_year),
+        school_year=heaviest,
+        current_year_p95_ms=round(support.percentile(current, 95), 2),
+        api_json_p95_ms=round(support.percentile(api, 95), 2),
+        app_cpu_ms_per_request=round(cpu_ms, 1),
+        target_ms=TARGET_MS,
+        note="GET /monitoring/ as region_official.lenobl, in-process server time",
+        **loaded,
+    )
+    print(
+        f"\n[monitoring] p95 {p95:.1f} ms (p50 {support.percentile(full_year, 50):.1f}) "
+        f"for {heaviest}; current year p95 {support.percentile(current, 95):.1f} ms; "
+        f"API p95 {support.percentile(api, 95):.1f} ms; app CPU {cpu_ms:.1f} ms/request; "
+        f"load {os.getloadavg()}; data set {loaded}"
+    )
