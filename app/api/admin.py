@@ -19,7 +19,7 @@ from ..models import Substitution
 from ..services import admin, admin_users, my_data, org_import, substitution, task_admin
 from ..services.errors import ValidationFailed
 from .auth import current_user
-from .schemas import DB_ID_RANGE, PageArgsSchema, error_responses
+from .schemas import DB_ID_RANGE, PageArgsSchema, error_responses, page_body
 
 blp = Blueprint(
     "admin_api",
@@ -313,12 +313,7 @@ class AdminUsersResource(MethodView):
             page=args["page"],
             per_page=args["per_page"],
         )
-        return {
-            "items": [admin_users.describe(r) for r in result.items],
-            "total": result.total,
-            "page": result.page,
-            "per_page": result.per_page,
-        }
+        return page_body(result, [admin_users.describe(r) for r in result.items])
 
     @blp.arguments(UserCreateSchema)
     @blp.response(201, UserCreatedSchema)
@@ -459,12 +454,7 @@ class SubstitutionsResource(MethodView):
             page=args["page"],
             per_page=args["per_page"],
         )
-        return {
-            "items": result.items,
-            "total": result.total,
-            "page": result.page,
-            "per_page": result.per_page,
-        }
+        return page_body(result)
 
     @blp.arguments(SubstitutionCreateSchema)
     @blp.response(201, SubstitutionSchema)
@@ -509,12 +499,7 @@ class AdminTasksResource(MethodView):
             page=args["page"],
             per_page=args["per_page"],
         )
-        return {
-            "items": result.items,
-            "total": result.total,
-            "page": result.page,
-            "per_page": result.per_page,
-        }
+        return page_body(result)
 
 
 @blp.route("/admin/tasks/<int:task_id>/reassign")

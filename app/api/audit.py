@@ -178,12 +178,7 @@ class AuditResource(MethodView):
         result = audit_log.events(
             current_user(), audit_filter(args), page=args["page"], per_page=args["per_page"]
         )
-        return {
-            "items": [audit.serialize(e) for e in result.items],
-            "total": result.total,
-            "page": result.page,
-            "per_page": result.per_page,
-        }
+        return s.page_body(result, [audit.serialize(e) for e in result.items])
 
 
 @blp.route("/audit/verify")

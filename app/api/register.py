@@ -12,7 +12,7 @@ from marshmallow import Schema, fields, validate
 from ..downloads import csv_download
 from ..services import mma_register
 from .auth import current_user
-from .schemas import PageArgsSchema, error_responses
+from .schemas import PageArgsSchema, error_responses, page_body
 
 blp = Blueprint(
     "register",
@@ -66,10 +66,7 @@ class MmaRegisterResource(MethodView):
         return {
             "municipality": result.municipality.slug,
             "municipality_name": result.municipality.name,
-            "items": result.items,
-            "total": result.total,
-            "page": result.page,
-            "per_page": result.per_page,
+            **page_body(result),
         }
 
 

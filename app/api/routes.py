@@ -30,15 +30,6 @@ _ERRORS = {
 _responses = partial(s.error_responses, blp)
 
 
-def _page(result: tasks.Page, items: list[Any] | None = None) -> dict[str, Any]:
-    return {
-        "items": items if items is not None else result.items,
-        "total": result.total,
-        "page": result.page,
-        "per_page": result.per_page,
-    }
-
-
 def _instance_view(instance: Any) -> dict[str, Any]:
     return {
         "id": instance.id,
@@ -194,7 +185,9 @@ class TasksResource(MethodView):
     @_responses(401, 422)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Open tasks offered to or claimed by the caller."""
-        return _page(tasks.inbox(current_user(), args["scope"], args["page"], args["per_page"]))
+        return s.page_body(
+            tasks.inbox(current_user(), args["scope"], args["page"], args["per_page"])
+        )
 
 
 @blp.route("/tasks/<int:task_id>")

@@ -163,6 +163,16 @@ class VerifySchema(Schema):
     first_bad_seq = fields.Integer(allow_none=True)
 
 
+def page_body(result: Any, items: list[Any] | None = None) -> dict[str, Any]:
+    """The body of a paginated answer: a service page (items, total, page, per_page)."""
+    return {
+        "items": items if items is not None else result.items,
+        "total": result.total,
+        "page": result.page,
+        "per_page": result.per_page,
+    }
+
+
 def error_responses(blueprint: Any, *codes: int) -> Any:
     """Document the {message, errors} error body for each status code on an endpoint."""
 
