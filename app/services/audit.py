@@ -106,6 +106,18 @@ def record(
     return event
 
 
+def record_task(kind: str, actor: User | None, task: Any, **payload: Any) -> AuditEvent:
+    """An event about a human task: its instance, id and unit, its bpmn_id in the payload."""
+    return record(
+        kind,
+        actor,
+        instance_id=task.instance_id,
+        task_id=task.id,
+        org_unit_id=task.org_unit_id,
+        payload={"bpmn_id": task.bpmn_id, **payload},
+    )
+
+
 def has_pending(session: Session | None = None) -> bool:
     """True when the current transaction recorded events that are not written yet."""
     return bool((session or db.session()).info.get(_PENDING))

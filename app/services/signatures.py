@@ -72,21 +72,16 @@ def record_if_signing(actor: User, task: HumanTask, instance: ProcessInstance) -
     )
     db.session.add(signature)
     db.session.flush()
-    audit.record(
+    audit.record_task(
         "signature_given",
         actor,
-        instance_id=instance.id,
-        task_id=task.id,
-        org_unit_id=task.org_unit_id,
-        payload={
-            "signature_id": signature.id,
-            "document_key": key,
-            "attachment_id": attachment.id,
-            "filename": attachment.filename,
-            "sha256": attachment.sha256,
-            "role": signature.role,
-            "bpmn_id": task.bpmn_id,
-        },
+        task,
+        signature_id=signature.id,
+        document_key=key,
+        attachment_id=attachment.id,
+        filename=attachment.filename,
+        sha256=attachment.sha256,
+        role=signature.role,
     )
     return signature
 

@@ -172,20 +172,15 @@ def reassign(actor: User, task_id: int, username: str | None, reason: str) -> Hu
             task.candidates.append(TaskCandidate(user_id=target.id, reason=REASSIGNED))
         task.claimed_by_id = target.id if target is not None else None
         db.session.flush()
-        audit.record(
+        audit.record_task(
             "task_reassigned",
             actor,
-            instance_id=task.instance_id,
-            task_id=task.id,
-            org_unit_id=task.org_unit_id,
-            payload={
-                "bpmn_id": task.bpmn_id,
-                "name": task.name,
-                "lane": task.lane,
-                "before": previous.username if previous else None,
-                "after": target.username if target else None,
-                "reason": text,
-            },
+            task,
+            name=task.name,
+            lane=task.lane,
+            before=previous.username if previous else None,
+            after=target.username if target else None,
+            reason=text,
         )
         _notify(task, previous, target, text)
     return task

@@ -72,17 +72,12 @@ def save(actor: User, task_id: int, data: Any) -> TaskDraft:
             draft.data = kept
         draft.saved_at = utcnow()
         db.session.flush()
-        audit.record(
+        audit.record_task(
             "task_draft_saved",
             actor,
-            instance_id=task.instance_id,
-            task_id=task.id,
-            org_unit_id=task.org_unit_id,
-            payload={
-                "bpmn_id": task.bpmn_id,
-                "fields": sorted(kept),
-                "sha256": hashlib.sha256(text.encode()).hexdigest(),
-            },
+            task,
+            fields=sorted(kept),
+            sha256=hashlib.sha256(text.encode()).hexdigest(),
         )
     return draft
 
@@ -109,14 +104,7 @@ def discard(actor: User, task_id: int) -> bool:
         if draft is None:
             return False
         db.session.delete(draft)
-        audit.record(
-            "task_draft_discarded",
-            actor,
-            instance_id=task.instance_id,
-            task_id=task.id,
-            org_unit_id=task.org_unit_id,
-            payload={"bpmn_id": task.bpmn_id},
-        )
+        audit.record_task("task_draft_discarded", actor, task)
     return True
 
 

@@ -216,14 +216,7 @@ def claim(actor: User, task_id: int) -> HumanTask:
         if task.claimed_by_id == actor.id:
             return task
         task.claimed_by_id = actor.id
-        audit.record(
-            "task_claimed",
-            actor,
-            instance_id=task.instance_id,
-            task_id=task.id,
-            org_unit_id=task.org_unit_id,
-            payload={"bpmn_id": task.bpmn_id},
-        )
+        audit.record_task("task_claimed", actor, task)
     return task
 
 
@@ -236,14 +229,7 @@ def unclaim(actor: User, task_id: int) -> HumanTask:
         if task.claimed_by_id != actor.id:
             raise NotAllowed("Вернуть можно только задачу, взятую вами.")
         task.claimed_by_id = None
-        audit.record(
-            "task_unclaimed",
-            actor,
-            instance_id=task.instance_id,
-            task_id=task.id,
-            org_unit_id=task.org_unit_id,
-            payload={"bpmn_id": task.bpmn_id},
-        )
+        audit.record_task("task_unclaimed", actor, task)
     return task
 
 
@@ -275,14 +261,7 @@ def delegate(actor: User, task_id: int, username: str) -> HumanTask:
                 TaskCandidate(human_task_id=task.id, user_id=target.id, reason="delegated")
             )
         task.claimed_by_id = target.id
-        audit.record(
-            "task_delegated",
-            actor,
-            instance_id=task.instance_id,
-            task_id=task.id,
-            org_unit_id=task.org_unit_id,
-            payload={"bpmn_id": task.bpmn_id, "before": before, "after": username},
-        )
+        audit.record_task("task_delegated", actor, task, before=before, after=username)
     return task
 
 
@@ -318,18 +297,13 @@ def complete(actor: User, task_id: int, data: Any) -> ProcessInstance:
         task.completed_at = utcnow()
         task.completed_by_id = actor.id
         task.claimed_by_id = actor.id
-        audit.record(
+        audit.record_task(
             "task_completed",
             actor,
-            instance_id=instance.id,
-            task_id=task.id,
-            org_unit_id=task.org_unit_id,
-            payload={
-                "bpmn_id": task.bpmn_id,
-                "name": task.name,
-                "data": submitted,
-                "legal_basis": task.documentation,
-            },
+            task,
+            name=task.name,
+            data=submitted,
+            legal_basis=task.documentation,
         )
         signatures.record_if_signing(actor, task, instance)
         persist(instance, runner, actor)
