@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import and_, case, false, func, or_, select
 
+from .. import parallel_reads
 from ..extensions import db
 from ..models import (
     HumanTask,
@@ -25,7 +26,7 @@ from ..models import (
     User,
 )
 from ..models.base import utcnow
-from . import assignment, reads
+from . import assignment
 from .errors import NotAllowed, NotFound
 from .monitoring_cycles import ProcessCycle, StepCycle, cycle_times, process_names
 from .monitoring_facts import SchoolYear
@@ -249,7 +250,7 @@ def dashboard(
     by_school = {s.id: s for r in rows for s in r.schools}
     # Independent aggregates, each filling its own fields of the rows: on PostgreSQL they run
     # at once on separate connections (the page waits for the slowest, not for the sum).
-    *_, (processes, steps) = reads.at_once(
+    *_, (processes, steps) = parallel_reads.at_once(
         lambda: _agreements(by_muni, scope, year),
         lambda: _roadmaps(by_muni, scope, year, now),
         lambda: _open_counts(by_muni, scope),

@@ -8,9 +8,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
+from app import parallel_reads as reads
 from app.extensions import db
 from app.models import OrgUnit, User
-from app.services import reads
 
 
 def _count_units() -> tuple[int, str]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from ..extensions import db
+from .extensions import db
 
 _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="rsnms-read")
 
